@@ -1,0 +1,526 @@
+//! Validation: turns the parsed file into a runtime [`Config`], checking every value once.
+//!
+//! Each `build_*` function destructures its input completely (`let SinkFile { a, b, .. }` is
+//! never used), so a new config field that is not handled here fails to compile.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::file::{
+    ConfigFile, FacilityValue, InputFile, QueueFile, SdFieldValue, SeverityValue, SinkFile, TlsFile,
+};
+use super::{Config, ConfigError, InputConfig, SinkConfig};
+use crate::encode::rfc3164::{self, Rfc3164};
+use crate::encode::rfc5424::{self, Rfc5424, SdField};
+use crate::encode::syslog::{is_printusascii, FACILITIES};
+use crate::encode::{Encoder, MessageSource};
+use crate::glob::Glob;
+use crate::queue::{Limits, WhenFull};
+use crate::router::Filter;
+use crate::severity::{Level, Severity};
+use crate::sink::worker::framing_for;
+use crate::transport::tls::{parse_pin, TlsSettings};
+use crate::transport::{Endpoint, Framing};
+
+/// Collects the origin so every error can name the file.
+struct Context<'a> {
+    origin: &'a str,
+}
+
+impl Context<'_> {
+    fn error(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            origin: self.origin.to_owned(),
+            line: None,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+pub fn build(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    let file = parse_toml(text, origin)?;
+    let cx = Context { origin };
+    let ConfigFile {
+        hostname,
+        shutdown_timeout_ms,
+        input,
+        sinks,
+    } = file;
+
+    let hostname = match hostname {
+        Some(name) if is_printusascii(&name, rfc5424::HOSTNAME_MAX) => name,
+        Some(name) => {
+            return Err(cx.error(
+                "hostname",
+                format!("expected 1-255 printable ASCII characters without spaces, found {name:?}"),
+            ))
+        }
+        None => system_hostname(),
+    };
+    let input = build_input(&cx, input)?;
+    if sinks.is_empty() {
+        return Err(cx.error("sinks", "expected at least one [sinks.NAME] table"));
+    }
+    let sinks = sinks
+        .into_iter()
+        .map(|(name, sink)| build_sink(&cx, &hostname, name, sink).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Config {
+        hostname,
+        shutdown_timeout: Duration::from_millis(shutdown_timeout_ms),
+        input,
+        sinks,
+    })
+}
+
+/// Deserializes strictly, reporting the key path (via `serde_path_to_error`) and line.
+fn parse_toml(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
+    let deserializer = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let key = error.path().to_string();
+        let inner = error.into_inner();
+        let line = inner
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        ConfigError {
+            origin: origin.to_owned(),
+            line,
+            key: if key == "." { String::new() } else { key },
+            message: inner.message().trim().to_owned(),
+        }
+    })
+}
+
+fn build_input(cx: &Context<'_>, input: InputFile) -> Result<InputConfig, ConfigError> {
+    let InputFile {
+        socket,
+        socket_mode,
+        max_event_bytes,
+        max_clients,
+        idle_timeout_ms,
+    } = input;
+    let socket = match socket {
+        Some(path) if path.as_os_str().is_empty() => {
+            return Err(cx.error("input.socket", "expected a socket path"))
+        }
+        Some(path) => path,
+        None => default_socket_path(),
+    };
+    let socket_mode = u32::from_str_radix(&socket_mode, 8)
+        .ok()
+        .filter(|mode| *mode <= 0o777)
+        .ok_or_else(|| {
+            cx.error(
+                "input.socket_mode",
+                format!("expected octal permission bits such as \"0660\", found {socket_mode:?}"),
+            )
+        })?;
+    if !(1..=16 * 1024 * 1024).contains(&max_event_bytes) {
+        return Err(cx.error(
+            "input.max_event_bytes",
+            format!("expected 1 to 16777216 bytes, found {max_event_bytes}"),
+        ));
+    }
+    if max_clients == 0 {
+        return Err(cx.error("input.max_clients", "expected at least 1"));
+    }
+    let idle_timeout = (idle_timeout_ms > 0).then(|| Duration::from_millis(idle_timeout_ms));
+    Ok(InputConfig {
+        socket,
+        socket_mode,
+        max_event_bytes,
+        max_clients,
+        idle_timeout,
+    })
+}
+
+/// `$XDG_RUNTIME_DIR/siem-relay.sock` for a user session, `/tmp/siem-relay.sock` otherwise.
+pub fn default_socket_path() -> PathBuf {
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("siem-relay.sock"),
+        _ => PathBuf::from("/tmp/siem-relay.sock"),
+    }
+}
+
+fn system_hostname() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name = name.trim();
+    if is_printusascii(name, rfc5424::HOSTNAME_MAX) {
+        name.to_owned()
+    } else {
+        "localhost".to_owned()
+    }
+}
+
+fn build_sink(
+    cx: &Context<'_>,
+    hostname: &str,
+    name: String,
+    sink: SinkFile,
+) -> Result<SinkConfig, ConfigError> {
+    let SinkFile {
+        format,
+        url,
+        framing,
+        events,
+        min_severity,
+        facility,
+        app_name,
+        sd_id,
+        sd_fields,
+        message,
+        max_message_bytes,
+        connect_timeout_ms,
+        backoff_initial_ms,
+        backoff_max_ms,
+        queue,
+        tls,
+    } = sink;
+    let key = |field: &str| format!("sinks.{name}.{field}");
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(cx.error(
+            format!("sinks.{name}"),
+            "sink names may use only letters, digits, '_' and '-'",
+        ));
+    }
+
+    let endpoint = Endpoint::parse(&url).map_err(|reason| cx.error(key("url"), reason))?;
+    let framing = match (framing, &endpoint) {
+        (None, _) => framing_for(&endpoint, Framing::OctetCounting),
+        (Some(text), Endpoint::Tcp(_) | Endpoint::Tls(_)) => {
+            let framing = Framing::parse(&text).ok_or_else(|| {
+                cx.error(
+                    key("framing"),
+                    format!("expected {}, found {text:?}", Framing::NAMES),
+                )
+            })?;
+            framing_for(&endpoint, framing)
+        }
+        (Some(_), other) => {
+            return Err(cx.error(
+                key("framing"),
+                format!(
+                    "framing applies to tcp:// and tls:// sinks only, not {}",
+                    other.kind()
+                ),
+            ))
+        }
+    };
+
+    let filter = build_filter(cx, &name, events, min_severity)?;
+    let facility = match facility {
+        None => 16,
+        Some(FacilityValue::Number(n)) if (0..=23).contains(&n) => n as u8,
+        Some(FacilityValue::Name(text)) if FACILITIES.iter().any(|(n, _)| *n == text) => FACILITIES
+            .iter()
+            .find(|(n, _)| *n == text)
+            .map_or(16, |(_, code)| *code),
+        Some(other) => {
+            let names: Vec<&str> = FACILITIES.iter().map(|(n, _)| *n).collect();
+            return Err(cx.error(
+                key("facility"),
+                format!(
+                    "expected a number 0-23 or one of {}, found {other:?}",
+                    names.join(", ")
+                ),
+            ));
+        }
+    };
+    let message = match message.as_deref() {
+        None | Some("title") => MessageSource::Title,
+        Some("json") => MessageSource::Json,
+        Some(other) => {
+            return Err(cx.error(
+                key("message"),
+                format!("expected \"title\" or \"json\", found {other:?}"),
+            ))
+        }
+    };
+    let max_bytes = match (max_message_bytes, &endpoint) {
+        (Some(n), _) if n < rfc5424::MIN_MESSAGE_BYTES => {
+            return Err(cx.error(
+                key("max_message_bytes"),
+                format!(
+                    "expected at least {} (RFC 5426 section 3.2), found {n}",
+                    rfc5424::MIN_MESSAGE_BYTES
+                ),
+            ))
+        }
+        (Some(n), _) => Some(n),
+        (None, Endpoint::Udp(_)) => Some(super::file::defaults::UDP_MAX_MESSAGE_BYTES),
+        (None, _) => None,
+    };
+    let app_name = app_name.unwrap_or_else(|| "siem-relay".to_owned());
+    let pid = std::process::id();
+    let encoder = match format.as_str() {
+        "rfc5424" => {
+            if !is_printusascii(&app_name, rfc5424::APP_NAME_MAX) {
+                return Err(cx.error(key("app_name"), format!("expected 1-48 printable ASCII characters without spaces (RFC 5424 APP-NAME), found {app_name:?}")));
+            }
+            let sd_id = sd_id.unwrap_or_else(|| "siem@32473".to_owned());
+            if !rfc5424::is_private_sd_id(&sd_id) {
+                return Err(cx.error(key("sd_id"), format!("expected a private SD-ID \"name@enterprise-number\" of at most 32 characters without '=', ']', '\"' or spaces (RFC 5424 section 7.2.2), found {sd_id:?}")));
+            }
+            let sd_fields = build_sd_fields(cx, &name, sd_fields)?;
+            Encoder::Rfc5424(Rfc5424::new(
+                facility,
+                hostname,
+                &app_name,
+                &pid.to_string(),
+                &sd_id,
+                sd_fields,
+                message,
+                max_bytes,
+            ))
+        }
+        "rfc3164" => {
+            if sd_id.is_some() || !sd_fields.is_empty() {
+                let which = if sd_id.is_some() {
+                    "sd_id"
+                } else {
+                    "sd_fields"
+                };
+                return Err(cx.error(
+                    key(which),
+                    "structured data exists only in format = \"rfc5424\"",
+                ));
+            }
+            if !rfc3164::is_tag(&app_name) {
+                return Err(cx.error(key("app_name"), format!("expected 1-32 letters, digits or '-', '_', '.', '/' (RFC 3164 TAG), found {app_name:?}")));
+            }
+            Encoder::Rfc3164(Rfc3164::new(
+                facility, hostname, &app_name, pid, message, max_bytes,
+            ))
+        }
+        other => {
+            return Err(cx.error(
+                key("format"),
+                format!("expected \"rfc5424\" or \"rfc3164\", found {other:?}"),
+            ))
+        }
+    };
+
+    let (limits, when_full) = build_queue(cx, &name, queue)?;
+    let tls = match (tls, &endpoint) {
+        (Some(tls), Endpoint::Tls(target)) => Some(build_tls(cx, &name, tls, &target.host)?),
+        (None, Endpoint::Tls(target)) => {
+            Some(build_tls(cx, &name, TlsFile::default(), &target.host)?)
+        }
+        (Some(_), other) => {
+            return Err(cx.error(
+                key("tls"),
+                format!(
+                    "TLS settings apply to tls:// sinks only, not {}",
+                    other.kind()
+                ),
+            ))
+        }
+        (None, _) => None,
+    };
+    let positive = |field: &str, value: u64| {
+        if value == 0 {
+            Err(cx.error(key(field), "expected a positive number of milliseconds"))
+        } else {
+            Ok(Duration::from_millis(value))
+        }
+    };
+    let connect_timeout = positive("connect_timeout_ms", connect_timeout_ms)?;
+    let backoff_initial = positive("backoff_initial_ms", backoff_initial_ms)?;
+    let backoff_max = positive("backoff_max_ms", backoff_max_ms)?;
+    if backoff_max < backoff_initial {
+        return Err(cx.error(key("backoff_max_ms"), format!("expected at least backoff_initial_ms ({backoff_initial_ms}), found {backoff_max_ms}")));
+    }
+    Ok(SinkConfig {
+        name,
+        endpoint,
+        encoder,
+        framing,
+        filter,
+        limits,
+        when_full,
+        connect_timeout,
+        backoff_initial,
+        backoff_max,
+        tls,
+    })
+}
+
+fn build_filter(
+    cx: &Context<'_>,
+    name: &str,
+    events: Vec<String>,
+    min_severity: Option<SeverityValue>,
+) -> Result<Filter, ConfigError> {
+    if events.is_empty() || events.iter().any(String::is_empty) {
+        return Err(cx.error(
+            format!("sinks.{name}.events"),
+            "expected a list of non-empty event-type patterns, e.g. [\"finding_*\"]",
+        ));
+    }
+    let min_score = match min_severity {
+        None => 0,
+        Some(SeverityValue::Name(text)) => text
+            .parse::<Level>()
+            .map(Level::min_score)
+            .map_err(|e| cx.error(format!("sinks.{name}.min_severity"), e.to_string()))?,
+        Some(SeverityValue::Score(score)) => u8::try_from(score)
+            .ok()
+            .and_then(|score| Severity::from_score(score).ok())
+            .map(Severity::score)
+            .ok_or_else(|| {
+                cx.error(
+                    format!("sinks.{name}.min_severity"),
+                    format!("expected a name or an integer 0-10, found {score}"),
+                )
+            })?,
+    };
+    Ok(Filter::new(
+        events.iter().map(|pattern| Glob::new(pattern)).collect(),
+        min_score,
+    ))
+}
+
+fn build_sd_fields(
+    cx: &Context<'_>,
+    name: &str,
+    fields: Vec<SdFieldValue>,
+) -> Result<Vec<SdField>, ConfigError> {
+    let mut built: Vec<SdField> = Vec::with_capacity(fields.len());
+    for (index, field) in fields.into_iter().enumerate() {
+        let key = format!("sinks.{name}.sd_fields[{index}]");
+        let (param, path) = match field {
+            SdFieldValue::Path(path) => (path.rsplit('.').next().unwrap_or(&path).to_owned(), path),
+            SdFieldValue::Named(named) => (named.name, named.field),
+        };
+        if path.is_empty() || path.split('.').any(str::is_empty) {
+            return Err(cx.error(
+                key,
+                format!("expected a field path such as \"data.url\", found {path:?}"),
+            ));
+        }
+        if !rfc5424::is_sd_name(&param) {
+            return Err(cx.error(key, format!("parameter name {param:?} is not a valid SD-NAME (1-32 printable ASCII characters without '=', ']', '\"' or spaces; RFC 5424 section 6.3.3): give one with {{ name = \"...\", field = \"{path}\" }}")));
+        }
+        if param == "id" || param == "severity" || built.iter().any(|f| *f.name == *param) {
+            return Err(cx.error(
+                key,
+                format!("parameter name {param:?} is already used in the structured data"),
+            ));
+        }
+        built.push(SdField {
+            name: param.into(),
+            path: path.into(),
+        });
+    }
+    Ok(built)
+}
+
+fn build_queue(
+    cx: &Context<'_>,
+    name: &str,
+    queue: QueueFile,
+) -> Result<(Limits, WhenFull), ConfigError> {
+    let QueueFile {
+        kind,
+        max_events,
+        max_bytes,
+        when_full,
+    } = queue;
+    let key = |field: &str| format!("sinks.{name}.queue.{field}");
+    if kind != "memory" {
+        return Err(cx.error(key("kind"), format!("expected \"memory\", found {kind:?}")));
+    }
+    if max_events == 0 {
+        return Err(cx.error(key("max_events"), "expected at least 1"));
+    }
+    if max_bytes == 0 {
+        return Err(cx.error(key("max_bytes"), "expected at least 1"));
+    }
+    let when_full = WhenFull::parse(&when_full).ok_or_else(|| {
+        cx.error(
+            key("when_full"),
+            format!("expected {}, found {when_full:?}", WhenFull::NAMES),
+        )
+    })?;
+    Ok((
+        Limits {
+            max_events,
+            max_bytes,
+        },
+        when_full,
+    ))
+}
+
+fn build_tls(
+    cx: &Context<'_>,
+    name: &str,
+    tls: TlsFile,
+    url_host: &str,
+) -> Result<crate::transport::tls::TlsClient, ConfigError> {
+    let TlsFile {
+        ca_file,
+        cert_file,
+        key_file,
+        server_name,
+        verify_hostname,
+        pin_sha256,
+        handshake_timeout_ms,
+    } = tls;
+    let key = |field: &str| format!("sinks.{name}.tls.{field}");
+    let pins = pin_sha256
+        .map(|pins| pins.into_vec())
+        .unwrap_or_default()
+        .iter()
+        .map(|text| {
+            parse_pin(text).ok_or_else(|| {
+                cx.error(
+                    key("pin_sha256"),
+                    format!("expected 64 hex digits (colons allowed), found {text:?}"),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if handshake_timeout_ms == 0 {
+        return Err(cx.error(
+            key("handshake_timeout_ms"),
+            "expected a positive number of milliseconds",
+        ));
+    }
+    let settings = TlsSettings {
+        ca_file,
+        cert_file,
+        key_file,
+        server_name,
+        verify_hostname,
+        pins,
+        handshake_timeout: Duration::from_millis(handshake_timeout_ms),
+    };
+    settings.build(url_host).map_err(|error| {
+        let field = if error.key == "url" {
+            format!("sinks.{name}.url")
+        } else {
+            key(error.key)
+        };
+        cx.error(field, error.message)
+    })
+}
+
+impl Default for TlsFile {
+    fn default() -> Self {
+        TlsFile {
+            ca_file: None,
+            cert_file: None,
+            key_file: None,
+            server_name: None,
+            verify_hostname: true,
+            pin_sha256: None,
+            handshake_timeout_ms: super::file::defaults::HANDSHAKE_TIMEOUT_MS,
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! The TOML file's shape, exactly as operators write it. Strict: unknown keys are errors.
+//!
+//! These types only describe syntax and defaults; `build.rs` turns them into the validated
+//! runtime configuration and is the single place that checks meaning.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Name this host reports as (syslog HOSTNAME when an event has no `host`); default: the
+    /// system hostname.
+    pub hostname: Option<String>,
+    /// How long SIGTERM/SIGINT waits for queues to drain before exiting.
+    #[serde(default = "defaults::shutdown_timeout_ms")]
+    pub shutdown_timeout_ms: u64,
+    #[serde(default)]
+    pub input: InputFile,
+    #[serde(default)]
+    pub sinks: BTreeMap<String, SinkFile>,
+}
+
+/// `[input]`: the Unix stream socket agents write NDJSON to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputFile {
+    /// Socket path; default `$XDG_RUNTIME_DIR/siem-relay.sock`, else `/tmp/siem-relay.sock`.
+    pub socket: Option<PathBuf>,
+    /// Octal permission bits for the socket file, as a string such as `"0660"`.
+    #[serde(default = "defaults::socket_mode")]
+    pub socket_mode: String,
+    /// Longest accepted line in bytes, without its newline.
+    #[serde(default = "defaults::max_event_bytes")]
+    pub max_event_bytes: usize,
+    /// Most clients connected at once; further connections are told so and closed.
+    #[serde(default = "defaults::max_clients")]
+    pub max_clients: usize,
+    /// Close a client that sends nothing for this long; 0 keeps idle clients forever.
+    #[serde(default)]
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for InputFile {
+    fn default() -> Self {
+        InputFile {
+            socket: None,
+            socket_mode: defaults::socket_mode(),
+            max_event_bytes: defaults::max_event_bytes(),
+            max_clients: defaults::max_clients(),
+            idle_timeout_ms: 0,
+        }
+    }
+}
+
+/// `[sinks.NAME]`: one destination.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SinkFile {
+    /// Output format: `rfc5424` or `rfc3164`.
+    pub format: String,
+    /// Destination: `udp://host:port`, `tcp://host:port`, `tls://host:port`, `file:///path`, or
+    /// `console`.
+    pub url: String,
+    /// Stream framing for tcp and tls: `octet_counting` (RFC 6587 3.4.1, default) or `lf`.
+    pub framing: Option<String>,
+    /// Event-type globs this sink takes; default all.
+    #[serde(default = "defaults::events")]
+    pub events: Vec<String>,
+    /// Least severe event this sink takes (name or 0-10); default all.
+    pub min_severity: Option<SeverityValue>,
+    /// Syslog facility, by name (`local0`, `auth`, ...) or number 0-23.
+    pub facility: Option<FacilityValue>,
+    /// Syslog APP-NAME (RFC 5424) or TAG (RFC 3164).
+    pub app_name: Option<String>,
+    /// RFC 5424 structured-data ID, in the private `name@enterprise-number` form.
+    pub sd_id: Option<String>,
+    /// Extra event fields carried as structured-data parameters.
+    #[serde(default)]
+    pub sd_fields: Vec<SdFieldValue>,
+    /// What MSG carries: `title` (default) or `json` (the whole event).
+    pub message: Option<String>,
+    /// Longest message in bytes; longer ones are truncated and counted. Default 2048 for udp,
+    /// no limit for the others.
+    pub max_message_bytes: Option<usize>,
+    #[serde(default = "defaults::connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    #[serde(default = "defaults::backoff_initial_ms")]
+    pub backoff_initial_ms: u64,
+    #[serde(default = "defaults::backoff_max_ms")]
+    pub backoff_max_ms: u64,
+    #[serde(default)]
+    pub queue: QueueFile,
+    pub tls: Option<TlsFile>,
+}
+
+/// `queue = { ... }`: the sink's bounded buffer.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueFile {
+    #[serde(default = "defaults::queue_kind")]
+    pub kind: String,
+    #[serde(default = "defaults::max_events")]
+    pub max_events: usize,
+    #[serde(default = "defaults::max_bytes")]
+    pub max_bytes: usize,
+    #[serde(default = "defaults::when_full")]
+    pub when_full: String,
+}
+
+impl Default for QueueFile {
+    fn default() -> Self {
+        QueueFile {
+            kind: defaults::queue_kind(),
+            max_events: defaults::max_events(),
+            max_bytes: defaults::max_bytes(),
+            when_full: defaults::when_full(),
+        }
+    }
+}
+
+/// `tls = { ... }` on a `tls://` sink.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFile {
+    /// PEM bundle of CAs to trust instead of the system store.
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate chain, for mutual TLS.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    pub key_file: Option<PathBuf>,
+    /// Name to verify the server certificate against (and send as SNI) instead of the URL host.
+    pub server_name: Option<String>,
+    #[serde(default = "defaults::yes")]
+    pub verify_hostname: bool,
+    /// SHA-256 fingerprint(s) of the server's leaf certificate, hex (colons allowed).
+    pub pin_sha256: Option<OneOrMany>,
+    #[serde(default = "defaults::handshake_timeout_ms")]
+    pub handshake_timeout_ms: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SeverityValue {
+    Name(String),
+    Score(i64),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum FacilityValue {
+    Name(String),
+    Number(i64),
+}
+
+/// An `sd_fields` entry: a field path (its last segment names the parameter), or a table naming
+/// the parameter explicitly.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SdFieldValue {
+    Path(String),
+    Named(NamedField),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedField {
+    pub name: String,
+    pub field: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn into_vec(self) -> Vec<String> {
+        match self {
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        }
+    }
+}
+
+/// Named defaults, so the README and the code agree on one value each.
+pub mod defaults {
+    pub const SHUTDOWN_TIMEOUT_MS: u64 = 10_000;
+    pub const MAX_EVENT_BYTES: usize = 64 * 1024;
+    pub const MAX_CLIENTS: usize = 256;
+    pub const CONNECT_TIMEOUT_MS: u64 = 5_000;
+    pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+    pub const BACKOFF_INITIAL_MS: u64 = 500;
+    pub const BACKOFF_MAX_MS: u64 = 30_000;
+    pub const MAX_EVENTS: usize = 10_000;
+    pub const MAX_BYTES: usize = 8 * 1024 * 1024;
+    /// RFC 5426 section 3.2: every receiver SHOULD take 2048-octet datagrams.
+    pub const UDP_MAX_MESSAGE_BYTES: usize = 2048;
+
+    pub fn shutdown_timeout_ms() -> u64 {
+        SHUTDOWN_TIMEOUT_MS
+    }
+    pub fn socket_mode() -> String {
+        "0660".to_owned()
+    }
+    pub fn max_event_bytes() -> usize {
+        MAX_EVENT_BYTES
+    }
+    pub fn max_clients() -> usize {
+        MAX_CLIENTS
+    }
+    pub fn events() -> Vec<String> {
+        vec!["*".to_owned()]
+    }
+    pub fn connect_timeout_ms() -> u64 {
+        CONNECT_TIMEOUT_MS
+    }
+    pub fn handshake_timeout_ms() -> u64 {
+        HANDSHAKE_TIMEOUT_MS
+    }
+    pub fn backoff_initial_ms() -> u64 {
+        BACKOFF_INITIAL_MS
+    }
+    pub fn backoff_max_ms() -> u64 {
+        BACKOFF_MAX_MS
+    }
+    pub fn queue_kind() -> String {
+        "memory".to_owned()
+    }
+    pub fn max_events() -> usize {
+        MAX_EVENTS
+    }
+    pub fn max_bytes() -> usize {
+        MAX_BYTES
+    }
+    pub fn when_full() -> String {
+        "block".to_owned()
+    }
+    pub fn yes() -> bool {
+        true
+    }
+}

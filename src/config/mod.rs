@@ -1,0 +1,84 @@
+//! Configuration: the TOML file (`file.rs`), its validation into runtime settings (`build.rs`)
+//! and errors that point at the offending key (`error.rs`).
+
+mod build;
+mod error;
+pub mod file;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use error::ConfigError;
+
+use crate::encode::Encoder;
+use crate::queue::{Limits, WhenFull};
+use crate::router::Filter;
+use crate::transport::tls::TlsClient;
+use crate::transport::{Endpoint, Framing};
+
+/// The configuration used when no file is given: one `console` sink, so a newcomer sees events
+/// flow at once.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/default.toml");
+
+/// A validated configuration, ready to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// HOSTNAME for events without a `host`.
+    pub hostname: String,
+    pub shutdown_timeout: Duration,
+    pub input: InputConfig,
+    pub sinks: Vec<Arc<SinkConfig>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InputConfig {
+    pub socket: PathBuf,
+    /// Permission bits of the socket file.
+    pub socket_mode: u32,
+    pub max_event_bytes: usize,
+    pub max_clients: usize,
+    pub idle_timeout: Option<Duration>,
+}
+
+/// One sink, validated: everything static about its output is already built.
+#[derive(Debug, Clone)]
+pub struct SinkConfig {
+    pub name: String,
+    pub endpoint: Endpoint,
+    pub encoder: Encoder,
+    /// `None` for datagrams; files and the console always use LF.
+    pub framing: Option<Framing>,
+    pub filter: Filter,
+    pub limits: Limits,
+    pub when_full: WhenFull,
+    pub connect_timeout: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// Present for `tls://` sinks.
+    pub tls: Option<TlsClient>,
+}
+
+impl Config {
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError {
+            origin: origin.clone(),
+            line: None,
+            key: String::new(),
+            message: format!("cannot read the file: {error}"),
+        })?;
+        Config::parse(&text, &origin)
+    }
+
+    /// The embedded default configuration.
+    pub fn embedded_default() -> Result<Config, ConfigError> {
+        Config::parse(EMBEDDED_DEFAULT, "<embedded default>")
+    }
+
+    /// Parses and validates configuration text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        build::build(text, origin)
+    }
+}

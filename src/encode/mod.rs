@@ -1,0 +1,45 @@
+//! Encoders: pure functions from an [`Event`] and a sink's settings to the bytes of one message.
+//!
+//! Encoders know nothing of transports: framing (octet counting, LF, datagrams) is added by
+//! `transport::framing`. Everything static about a sink's output is validated when the config is
+//! built, so encoding itself cannot fail; it can only truncate, which it reports.
+
+pub mod rfc3164;
+pub mod rfc5424;
+pub mod syslog;
+
+use crate::event::Event;
+
+/// What MSG carries in syslog formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageSource {
+    /// The event's `title`, or its type when it has none.
+    Title,
+    /// The whole event as compact JSON.
+    Json,
+}
+
+/// What happened while encoding one event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[must_use]
+pub struct Encoded {
+    /// The message was cut to fit the sink's `max_message_bytes`.
+    pub truncated: bool,
+}
+
+/// A sink's encoder, chosen by its `format`.
+#[derive(Debug, Clone)]
+pub enum Encoder {
+    Rfc5424(rfc5424::Rfc5424),
+    Rfc3164(rfc3164::Rfc3164),
+}
+
+impl Encoder {
+    /// Appends one encoded message (no framing) to `out`.
+    pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Encoded {
+        match self {
+            Encoder::Rfc5424(encoder) => encoder.encode(event, out),
+            Encoder::Rfc3164(encoder) => encoder.encode(event, out),
+        }
+    }
+}

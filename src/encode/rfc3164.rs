@@ -1,0 +1,155 @@
+//! RFC 3164 ("BSD") syslog messages, for legacy receivers.
+//!
+//! ```text
+//! <PRI>Mmm dd hh:mm:ss HOSTNAME TAG[PID]: MSG
+//! ```
+//! * TIMESTAMP in UTC (section 4.1.2 has no zone field; UTC is the one unambiguous choice).
+//! * HOSTNAME without its domain (4.1.2), PRINTUSASCII only.
+//! * TAG is the configured `app_name`; RFC 3164 asks for alphanumerics only (4.1.3), but every
+//!   current receiver ends the TAG at `[` or `:`, so `-`, `_`, `.` and `/` are accepted too.
+//! * MSG: the title or the event JSON; the event type is not in the header, so `message =
+//!   "json"` is the way to carry every field.
+//! * The whole message is at most 1024 bytes (section 4.1) unless `max_message_bytes` says
+//!   otherwise; longer ones are cut on a character boundary and counted.
+
+use crate::event::Event;
+
+use super::rfc5424::HOSTNAME_MAX;
+use super::syslog::{char_boundary, push_header_field, push_message, write_pri};
+use super::{Encoded, MessageSource};
+
+/// RFC 3164 section 4.1: "The total length of the packet MUST be 1024 bytes or less."
+pub const DEFAULT_MAX_BYTES: usize = 1024;
+/// RFC 3164 section 4.1.3: the TAG is at most 32 characters.
+pub const TAG_MAX: usize = 32;
+
+#[derive(Debug, Clone)]
+pub struct Rfc3164 {
+    pub facility: u8,
+    /// HOSTNAME used when the event has no `host`, already cut to its first label.
+    pub hostname: Box<str>,
+    /// `" TAG[PID]: "`, rendered once.
+    pub tag_and_pid: Box<[u8]>,
+    pub message: MessageSource,
+    pub max_bytes: usize,
+}
+
+impl Rfc3164 {
+    pub fn new(
+        facility: u8,
+        hostname: &str,
+        tag: &str,
+        pid: u32,
+        message: MessageSource,
+        max_bytes: Option<usize>,
+    ) -> Self {
+        Rfc3164 {
+            facility,
+            hostname: short_hostname(hostname).into(),
+            tag_and_pid: format!(" {tag}[{pid}]: ").into_bytes().into(),
+            message,
+            max_bytes: max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+        }
+    }
+
+    pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Encoded {
+        let start = out.len();
+        write_pri(out, self.facility, event.severity().level());
+        event.timestamp().write_rfc3164(out);
+        out.push(b' ');
+        push_header_field(
+            out,
+            event.host().map(short_hostname).unwrap_or(&self.hostname),
+            HOSTNAME_MAX,
+        );
+        out.extend_from_slice(&self.tag_and_pid);
+        let msg_start = out.len();
+        push_message(out, event, self.message);
+        if out.len() - start <= self.max_bytes {
+            return Encoded::default();
+        }
+        let keep = char_boundary(
+            &out[msg_start..],
+            (start + self.max_bytes).saturating_sub(msg_start),
+        );
+        out.truncate(msg_start + keep);
+        Encoded { truncated: true }
+    }
+}
+
+/// Whether `tag` is acceptable as a TAG: 1-32 of alphanumerics and `-_./`.
+pub fn is_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= TAG_MAX
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
+}
+
+/// The host name without its domain; IPv4 and IPv6 addresses are kept whole.
+fn short_hostname(host: &str) -> &str {
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return host;
+    }
+    host.split('.').next().unwrap_or(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timestamp::Timestamp;
+
+    fn encode(encoder: &Rfc3164, json: &str) -> (String, bool) {
+        let received = Timestamp::parse_rfc3339("2024-05-01T12:00:00Z").expect("valid");
+        let event = Event::decode(json.as_bytes(), received).expect("valid");
+        let mut out = Vec::new();
+        let outcome = encoder.encode(&event, &mut out);
+        (String::from_utf8(out).expect("utf8"), outcome.truncated)
+    }
+
+    #[test]
+    fn writes_bsd_header_in_utc_with_short_hostname() {
+        let encoder = Rfc3164::new(
+            4,
+            "relay.example.net",
+            "siem-relay",
+            77,
+            MessageSource::Title,
+            None,
+        );
+        let (out, _) = encode(
+            &encoder,
+            r#"{"event":"login_failed","severity":"medium","timestamp":"2024-05-02T01:02:03+02:00","title":"bad password"}"#,
+        );
+        assert_eq!(
+            out,
+            "<36>May  1 23:02:03 relay siem-relay[77]: bad password"
+        );
+        let (out, _) = encode(
+            &encoder,
+            r#"{"event":"x","host":"10.0.0.1","timestamp":"2024-05-02T01:02:03Z"}"#,
+        );
+        assert_eq!(out, "<38>May  2 01:02:03 10.0.0.1 siem-relay[77]: x");
+    }
+
+    #[test]
+    fn cuts_to_1024_bytes_by_default() {
+        let encoder = Rfc3164::new(1, "h", "t", 1, MessageSource::Title, None);
+        let (out, truncated) = encode(
+            &encoder,
+            &format!(r#"{{"event":"x","title":"{}"}}"#, "€".repeat(500)),
+        );
+        assert!(truncated);
+        assert!(out.len() <= 1024 && out.len() > 1020);
+    }
+
+    #[test]
+    fn accepts_common_tag_characters_only() {
+        assert!(is_tag("siem-relay"));
+        assert!(is_tag("a_b.c/d"));
+        assert!(!is_tag(""));
+        assert!(!is_tag("has space"));
+        assert!(!is_tag("colon:"));
+        assert!(!is_tag(&"t".repeat(33)));
+    }
+}

@@ -1,0 +1,435 @@
+//! RFC 5424 syslog messages.
+//!
+//! ```text
+//! <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [SD-ID id="..." severity="..." ...] BOM MSG
+//! ```
+//! * PRI: the sink's facility and the event's severity band (section 6.2.1).
+//! * TIMESTAMP: the event's, at most six fraction digits, never a leap second (6.2.3).
+//! * HOSTNAME (255), APP-NAME (48), PROCID (128), MSGID (32): PRINTUSASCII only (6.2.4-6.2.7);
+//!   event-supplied values are mapped into that set and cut, configured ones are validated.
+//! * STRUCTURED-DATA: one element under a private SD-ID (6.3.2, 7.2.2) with `id`, `severity`
+//!   and the configured fields; PARAM-VALUE escapes `"`, `\` and `]` (6.3.3).
+//! * MSG: prefixed by a BOM when it holds non-ASCII text, so it is MSG-UTF8; pure ASCII is sent
+//!   as MSG-ANY without one, which every receiver reads as text (6.4).
+//! * Size: with `max_message_bytes`, MSG is cut on a character boundary; if the header and SD
+//!   alone are too long, SD is reduced to `id` and `severity`, then to NILVALUE (6.1).
+
+use std::sync::Arc;
+
+use crate::event::Event;
+
+use super::syslog::{char_boundary, push_header_field, push_message, value_text, write_pri};
+use super::{Encoded, MessageSource};
+
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Lengths from RFC 5424 section 6 ABNF.
+pub const HOSTNAME_MAX: usize = 255;
+pub const APP_NAME_MAX: usize = 48;
+pub const PROCID_MAX: usize = 128;
+pub const MSGID_MAX: usize = 32;
+pub const SD_NAME_MAX: usize = 32;
+/// The least any transport receiver must accept (RFC 5426 section 3.2, 480 octets over IPv4):
+/// below this even a header could not be sent whole.
+pub const MIN_MESSAGE_BYTES: usize = 480;
+
+/// A structured-data parameter taken from an event field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SdField {
+    /// PARAM-NAME, validated as an SD-NAME.
+    pub name: Box<str>,
+    /// Dotted path of the event field.
+    pub path: Box<str>,
+}
+
+/// Settings of one RFC 5424 sink, validated when the config is built.
+#[derive(Debug, Clone)]
+pub struct Rfc5424 {
+    pub facility: u8,
+    /// HOSTNAME used when the event has no `host` (already in PRINTUSASCII form).
+    pub hostname: Arc<str>,
+    /// `" APP-NAME PROCID "`, rendered once: neither changes per event.
+    pub app_and_procid: Box<[u8]>,
+    pub sd_id: Box<str>,
+    pub sd_fields: Box<[SdField]>,
+    pub message: MessageSource,
+    pub max_bytes: Option<usize>,
+}
+
+/// Which structured data to write; the smaller forms are fall-backs for size limits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SdForm {
+    Full,
+    IdAndSeverity,
+    Nil,
+}
+
+impl Rfc5424 {
+    /// Builds the encoder. `app_name` and `procid` must already be valid header fields.
+    pub fn new(
+        facility: u8,
+        hostname: &str,
+        app_name: &str,
+        procid: &str,
+        sd_id: &str,
+        sd_fields: Vec<SdField>,
+        message: MessageSource,
+        max_bytes: Option<usize>,
+    ) -> Self {
+        let mut host = Vec::new();
+        push_header_field(&mut host, hostname, HOSTNAME_MAX);
+        Rfc5424 {
+            facility,
+            hostname: String::from_utf8_lossy(&host).into(),
+            app_and_procid: format!(" {app_name} {procid} ").into_bytes().into(),
+            sd_id: sd_id.into(),
+            sd_fields: sd_fields.into(),
+            message,
+            max_bytes,
+        }
+    }
+
+    pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Encoded {
+        let start = out.len();
+        self.write(event, SdForm::Full, out);
+        let Some(max) = self.max_bytes else {
+            return Encoded::default();
+        };
+        if out.len() - start <= max {
+            return Encoded::default();
+        }
+        for form in [SdForm::Full, SdForm::IdAndSeverity, SdForm::Nil] {
+            out.truncate(start);
+            let msg_start = self.write(event, form, out);
+            if msg_start - start <= max || form == SdForm::Nil {
+                let keep =
+                    char_boundary(&out[msg_start..], (start + max).saturating_sub(msg_start));
+                out.truncate(msg_start + keep);
+                if out.len() - start > max {
+                    // Only an absurdly small limit gets here; config validation prevents it.
+                    out.truncate(start + max);
+                }
+                break;
+            }
+        }
+        Encoded { truncated: true }
+    }
+
+    /// Writes the whole message and returns where the MSG text (after any BOM) starts.
+    fn write(&self, event: &Event, sd: SdForm, out: &mut Vec<u8>) -> usize {
+        write_pri(out, self.facility, event.severity().level());
+        out.extend_from_slice(b"1 ");
+        event.timestamp().write_rfc5424(out);
+        out.push(b' ');
+        match event.host() {
+            Some(host) => push_header_field(out, host, HOSTNAME_MAX),
+            None => out.extend_from_slice(self.hostname.as_bytes()),
+        }
+        out.extend_from_slice(&self.app_and_procid);
+        push_header_field(out, event.event_type(), MSGID_MAX);
+        out.push(b' ');
+        self.write_structured_data(event, sd, out);
+
+        out.push(b' ');
+        let bom_at = out.len();
+        out.extend_from_slice(BOM);
+        let msg_start = out.len();
+        push_message(out, event, self.message);
+        if out[msg_start..].is_ascii() {
+            // MSG-ANY: no BOM for plain ASCII, and no trailing space for an empty MSG.
+            out.drain(bom_at..msg_start);
+            if out.len() == bom_at {
+                out.pop();
+                return out.len();
+            }
+            return bom_at;
+        }
+        msg_start
+    }
+
+    fn write_structured_data(&self, event: &Event, form: SdForm, out: &mut Vec<u8>) {
+        if form == SdForm::Nil {
+            out.push(b'-');
+            return;
+        }
+        out.push(b'[');
+        out.extend_from_slice(self.sd_id.as_bytes());
+        write_param(out, "id", event.id().as_bytes());
+        let mut severity = [0u8; 8];
+        let severity = format_into(&mut severity, event.severity());
+        write_param(out, "severity", severity);
+        if form == SdForm::Full {
+            let mut scratch = Vec::new();
+            for field in self.sd_fields.iter() {
+                match event.field(&field.path) {
+                    None | Some(serde_json::Value::Null) => {}
+                    Some(value) => {
+                        scratch.clear();
+                        value_text(value, &mut scratch);
+                        write_param(out, &field.name, &scratch);
+                    }
+                }
+            }
+        }
+        out.push(b']');
+    }
+}
+
+/// Writes ` NAME="VALUE"` with PARAM-VALUE escaping (RFC 5424 section 6.3.3): `"`, `\` and `]`
+/// are preceded by a backslash; every other octet is written as it is.
+fn write_param(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    out.push(b' ');
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"=\"");
+    let mut rest = value;
+    while let Some(at) = rest.iter().position(|b| matches!(b, b'"' | b'\\' | b']')) {
+        out.extend_from_slice(&rest[..at]);
+        out.push(b'\\');
+        out.push(rest[at]);
+        rest = &rest[at + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
+}
+
+fn format_into(buf: &mut [u8; 8], value: impl std::fmt::Display) -> &[u8] {
+    use std::io::Write as _;
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let _ = write!(cursor, "{value}");
+    let len = cursor.position() as usize;
+    &buf[..len]
+}
+
+/// Whether `name` is a valid SD-NAME (section 6.3.2): 1-32 PRINTUSASCII except `=`, SP, `]`
+/// and `"`.
+pub fn is_sd_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= SD_NAME_MAX
+        && name
+            .bytes()
+            .all(|b| (33..=126).contains(&b) && !matches!(b, b'=' | b']' | b'"'))
+}
+
+/// Whether `id` is a valid private SD-ID (section 7.2.2): `name@enterprise-number`, where the
+/// name is an SD-NAME without `@` and the number is digits, optionally dot-separated.
+pub fn is_private_sd_id(id: &str) -> bool {
+    let Some((name, number)) = id.split_once('@') else {
+        return false;
+    };
+    is_sd_name(id)
+        && !name.is_empty()
+        && !number.is_empty()
+        && number
+            .split('.')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timestamp::Timestamp;
+
+    fn event(json: &str) -> Event {
+        let received = Timestamp::parse_rfc3339("2024-05-01T12:00:00Z").expect("valid");
+        Event::decode(json.as_bytes(), received).expect("valid event")
+    }
+
+    fn encoder(sd_fields: &[(&str, &str)], message: MessageSource, max: Option<usize>) -> Rfc5424 {
+        let fields = sd_fields
+            .iter()
+            .map(|(name, path)| SdField {
+                name: (*name).into(),
+                path: (*path).into(),
+            })
+            .collect();
+        Rfc5424::new(
+            16,
+            "relay-host",
+            "siem-relay",
+            "4242",
+            "siem@32473",
+            fields,
+            message,
+            max,
+        )
+    }
+
+    fn encode(encoder: &Rfc5424, json: &str) -> (Vec<u8>, bool) {
+        let mut out = Vec::new();
+        let outcome = encoder.encode(&event(json), &mut out);
+        (out, outcome.truncated)
+    }
+
+    const FINDING: &str = r#"{"event":"finding_added","id":"f-1","timestamp":"2024-05-01T10:00:00.1234567+02:00","severity":"high","title":"SQL injection","host":"web-1","data":{"cwe":"CWE-89"}}"#;
+
+    #[test]
+    fn writes_every_header_field_and_structured_data() {
+        let (out, truncated) = encode(
+            &encoder(&[("cwe", "data.cwe")], MessageSource::Title, None),
+            FINDING,
+        );
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "<131>1 2024-05-01T10:00:00.123456+02:00 web-1 siem-relay 4242 finding_added \
+             [siem@32473 id=\"f-1\" severity=\"high\" cwe=\"CWE-89\"] SQL injection"
+        );
+        assert!(!truncated);
+    }
+
+    #[test]
+    fn escapes_quote_backslash_and_bracket_in_param_values_only() {
+        let (out, _) = encode(
+            &encoder(&[("path", "path")], MessageSource::Title, None),
+            r#"{"event":"x","id":"a\"b\\c]d","path":"C:\\[x]","title":"t \"q\" ] \\","timestamp":"2024-05-01T12:00:00Z"}"#,
+        );
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            r#"<134>1 2024-05-01T12:00:00Z relay-host siem-relay 4242 x [siem@32473 id="a\"b\\c\]d" severity="info" path="C:\\[x\]"] t "q" ] \"#
+        );
+    }
+
+    #[test]
+    fn maps_header_fields_into_printusascii_and_cuts_them() {
+        let long_type = "t".repeat(40);
+        let (out, _) = encode(
+            &encoder(&[], MessageSource::Title, None),
+            &format!(
+                r#"{{"event":"{long_type}","id":"1","host":"bad host\u00e9","timestamp":"2024-05-01T12:00:00Z","title":"x"}}"#
+            ),
+        );
+        let text = String::from_utf8(out).expect("utf8");
+        assert_eq!(
+            text,
+            format!("<134>1 2024-05-01T12:00:00Z bad_host_ siem-relay 4242 {} [siem@32473 id=\"1\" severity=\"info\"] x", "t".repeat(32))
+        );
+    }
+
+    #[test]
+    fn non_ascii_msg_gets_a_bom_and_ascii_msg_does_not() {
+        let plain = encoder(&[], MessageSource::Title, None);
+        let (out, _) = encode(
+            &plain,
+            r#"{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","title":"Überprüfung"}"#,
+        );
+        assert!(out.ends_with("] \u{feff}Überprüfung".as_bytes()));
+        let (out, _) = encode(
+            &plain,
+            r#"{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","title":"plain"}"#,
+        );
+        assert!(out.ends_with(b"] plain"));
+    }
+
+    #[test]
+    fn empty_msg_is_left_out_with_its_space() {
+        let (out, _) = encode(
+            &encoder(&[], MessageSource::Title, None),
+            r#"{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","title":""}"#,
+        );
+        assert!(
+            out.ends_with(b"severity=\"info\"]"),
+            "{}",
+            String::from_utf8_lossy(&out)
+        );
+    }
+
+    #[test]
+    fn json_message_carries_the_whole_event() {
+        let (out, _) = encode(
+            &encoder(&[], MessageSource::Json, None),
+            r#"{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","n":[1,2]}"#,
+        );
+        assert!(out.ends_with(
+            br#"] {"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","n":[1,2]}"#
+        ));
+    }
+
+    #[test]
+    fn non_string_and_missing_fields_in_structured_data() {
+        let (out, _) = encode(
+            &encoder(
+                &[("n", "n"), ("obj", "obj"), ("gone", "gone"), ("nul", "nul")],
+                MessageSource::Title,
+                None,
+            ),
+            r#"{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","n":5,"obj":{"a":"]"},"nul":null,"title":"t"}"#,
+        );
+        assert!(String::from_utf8(out)
+            .expect("utf8")
+            .contains(r#"severity="info" n="5" obj="{\"a\":\"\]\"}"] t"#));
+    }
+
+    #[test]
+    fn truncates_msg_on_a_character_boundary() {
+        let title = "é".repeat(400);
+        let json = format!(
+            r#"{{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","title":"{title}"}}"#
+        );
+        for max in [480, 481, 500, 777] {
+            let (out, truncated) = encode(&encoder(&[], MessageSource::Title, Some(max)), &json);
+            assert!(truncated);
+            assert!(
+                out.len() == max || out.len() == max - 1,
+                "max {max}: {}",
+                out.len()
+            );
+            let text = std::str::from_utf8(&out).expect("cut on a boundary");
+            assert!(text.contains("] \u{feff}éé"));
+        }
+    }
+
+    #[test]
+    fn falls_back_to_smaller_structured_data_when_header_and_sd_do_not_fit() {
+        let big = "v".repeat(600);
+        let json = format!(
+            r#"{{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","big":"{big}","title":"hello"}}"#
+        );
+        let (out, truncated) = encode(
+            &encoder(&[("big", "big")], MessageSource::Title, Some(480)),
+            &json,
+        );
+        assert!(truncated);
+        assert_eq!(
+            String::from_utf8(out).expect("utf8"),
+            "<134>1 2024-05-01T12:00:00Z relay-host siem-relay 4242 x [siem@32473 id=\"1\" severity=\"info\"] hello"
+        );
+        let huge_id = "i".repeat(600);
+        let json = format!(
+            r#"{{"event":"x","id":"{huge_id}","timestamp":"2024-05-01T12:00:00Z","title":"hello"}}"#
+        );
+        let (out, _) = encode(&encoder(&[], MessageSource::Title, Some(480)), &json);
+        assert_eq!(
+            out,
+            b"<134>1 2024-05-01T12:00:00Z relay-host siem-relay 4242 x - hello"
+        );
+    }
+
+    #[test]
+    fn messages_within_the_limit_are_untouched() {
+        let unlimited = encode(&encoder(&[], MessageSource::Json, None), FINDING).0;
+        let (limited, truncated) = encode(
+            &encoder(&[], MessageSource::Json, Some(unlimited.len())),
+            FINDING,
+        );
+        assert_eq!(limited, unlimited);
+        assert!(!truncated);
+    }
+
+    #[test]
+    fn validates_sd_names_and_private_ids() {
+        assert!(is_sd_name("cwe"));
+        assert!(!is_sd_name(""));
+        assert!(!is_sd_name("a=b"));
+        assert!(!is_sd_name("a b"));
+        assert!(!is_sd_name("a]"));
+        assert!(!is_sd_name("a\""));
+        assert!(!is_sd_name(&"n".repeat(33)));
+        assert!(is_private_sd_id("siem@32473"));
+        assert!(is_private_sd_id("x@1.2.3"));
+        assert!(!is_private_sd_id("siem"));
+        assert!(!is_private_sd_id("@32473"));
+        assert!(!is_private_sd_id("a@b@1"));
+        assert!(!is_private_sd_id("siem@"));
+        assert!(!is_private_sd_id("siem@12a"));
+        assert!(!is_private_sd_id("siem@1..2"));
+    }
+}

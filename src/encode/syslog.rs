@@ -1,0 +1,145 @@
+//! Pieces shared by the syslog encoders: facilities, PRI, header-field character rules and
+//! truncation on character boundaries.
+
+use std::io::Write as _;
+
+use serde_json::Value;
+
+use crate::event::Event;
+use crate::severity::Level;
+
+use super::MessageSource;
+
+/// RFC 5424 section 6.2.1, table 1 (RFC 3164 uses the same codes).
+pub const FACILITIES: [(&str, u8); 24] = [
+    ("kern", 0),
+    ("user", 1),
+    ("mail", 2),
+    ("daemon", 3),
+    ("auth", 4),
+    ("syslog", 5),
+    ("lpr", 6),
+    ("news", 7),
+    ("uucp", 8),
+    ("cron", 9),
+    ("authpriv", 10),
+    ("ftp", 11),
+    ("ntp", 12),
+    ("audit", 13),
+    ("alert", 14),
+    ("clock", 15),
+    ("local0", 16),
+    ("local1", 17),
+    ("local2", 18),
+    ("local3", 19),
+    ("local4", 20),
+    ("local5", 21),
+    ("local6", 22),
+    ("local7", 23),
+];
+
+/// Writes `<PRIVAL>`: facility * 8 + severity, no leading zeros (RFC 5424 section 6.2.1).
+pub fn write_pri(out: &mut Vec<u8>, facility: u8, level: Level) {
+    let prival = u16::from(facility) * 8 + u16::from(level.syslog_severity());
+    let _ = write!(out, "<{prival}>");
+}
+
+/// Whether `text` is a valid RFC 5424 header field of at most `max` PRINTUSASCII (33-126) octets.
+pub fn is_printusascii(text: &str, max: usize) -> bool {
+    !text.is_empty() && text.len() <= max && text.bytes().all(|b| (33..=126).contains(&b))
+}
+
+/// Writes `text` as an RFC 5424 header field (section 6.2: `1*max PRINTUSASCII`): every
+/// character outside 33-126 becomes one `_`, the result is cut to `max` octets, and an empty
+/// value becomes the NILVALUE `-`.
+pub fn push_header_field(out: &mut Vec<u8>, text: &str, max: usize) {
+    if text.is_empty() {
+        out.push(b'-');
+        return;
+    }
+    let mut written = 0;
+    for c in text.chars() {
+        if written == max {
+            break;
+        }
+        let byte = u8::try_from(c)
+            .ok()
+            .filter(|b| (33..=126).contains(b))
+            .unwrap_or(b'_');
+        out.push(byte);
+        written += 1;
+    }
+}
+
+/// Appends MSG text for `event` as `source` asks.
+pub fn push_message(out: &mut Vec<u8>, event: &Event, source: MessageSource) {
+    match source {
+        MessageSource::Title => {
+            out.extend_from_slice(event.title().unwrap_or(event.event_type()).as_bytes())
+        }
+        // Serialising a map of JSON values into a Vec cannot fail.
+        MessageSource::Json => {
+            let _ = serde_json::to_writer(&mut *out, event.fields());
+        }
+    }
+}
+
+/// Writes a field's value as text: strings as they are, everything else as compact JSON.
+pub fn value_text(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::String(text) => out.extend_from_slice(text.as_bytes()),
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
+    }
+}
+
+/// The largest length `<= max` at which `bytes[..len]` ends on a UTF-8 character boundary (for
+/// text that is not UTF-8, a boundary is any byte that is not a continuation byte).
+pub fn char_boundary(bytes: &[u8], max: usize) -> usize {
+    if max >= bytes.len() {
+        return bytes.len();
+    }
+    let mut cut = max;
+    while cut > 0 && bytes[cut] & 0xC0 == 0x80 {
+        cut -= 1;
+    }
+    cut
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_fields_keep_only_printusascii() {
+        let field = |text: &str, max| {
+            let mut out = Vec::new();
+            push_header_field(&mut out, text, max);
+            String::from_utf8(out).expect("ascii")
+        };
+        assert_eq!(field("web-1.example", 255), "web-1.example");
+        assert_eq!(field("a b\tc", 255), "a_b_c");
+        assert_eq!(field("münchen", 255), "m_nchen");
+        assert_eq!(field("", 32), "-");
+        assert_eq!(field(&"x".repeat(40), 32), "x".repeat(32));
+    }
+
+    #[test]
+    fn pri_is_facility_times_eight_plus_severity() {
+        let mut out = Vec::new();
+        write_pri(&mut out, 16, Level::Critical);
+        write_pri(&mut out, 0, Level::Info);
+        write_pri(&mut out, 23, Level::Info);
+        assert_eq!(out, b"<130><6><190>");
+    }
+
+    #[test]
+    fn cuts_never_split_a_character() {
+        let text = "aé€😀".as_bytes();
+        let cuts: Vec<usize> = (0..=text.len())
+            .map(|max| char_boundary(text, max))
+            .collect();
+        assert_eq!(cuts, [0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10]);
+    }
+}

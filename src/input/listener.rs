@@ -1,0 +1,159 @@
+//! Binding the event socket and accepting clients.
+
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::UnixListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, warn};
+
+use super::connection::{self, ConnectionLimits};
+use super::stats::InputStats;
+use crate::router::Router;
+
+/// Why the socket could not be bound.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    #[error("{path}: another process is listening on this socket; refusing to take it over")]
+    InUse { path: PathBuf },
+    #[error("{path}: exists and is not a socket; refusing to replace it")]
+    NotASocket { path: PathBuf },
+    #[error("{path}: {action}: {source}")]
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: io::Error,
+    },
+}
+
+/// A bound listening socket; the socket file is removed when this is dropped, if it is still
+/// the one this process created.
+#[derive(Debug)]
+pub struct BoundSocket {
+    pub listener: UnixListener,
+    pub path: PathBuf,
+    identity: (u64, u64),
+}
+
+impl Drop for BoundSocket {
+    fn drop(&mut self) {
+        if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
+            if (meta.dev(), meta.ino()) == self.identity {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+    }
+}
+
+/// Binds `path` with permission bits `mode`.
+///
+/// A socket file left by a crashed run (nobody accepts on it) is replaced; a live one is not.
+/// The socket is bound under a temporary name, given its mode, then renamed into place, so it
+/// is never reachable with the wrong permissions.
+pub fn bind(path: &Path, mode: u32) -> Result<BoundSocket, BindError> {
+    let io_error = |action: &'static str| {
+        move |source| BindError::Io {
+            path: path.to_owned(),
+            action,
+            source,
+        }
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io_error("creating the parent directory"))?;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            match std::os::unix::net::UnixStream::connect(path) {
+                Ok(_) => {
+                    return Err(BindError::InUse {
+                        path: path.to_owned(),
+                    })
+                }
+                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                    warn!(
+                        "replacing stale socket {} left by an earlier run",
+                        path.display()
+                    );
+                }
+                Err(error) => return Err(io_error("probing the existing socket")(error)),
+            }
+        }
+        Ok(_) => {
+            return Err(BindError::NotASocket {
+                path: path.to_owned(),
+            })
+        }
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+        Err(error) => return Err(io_error("inspecting the path")(error)),
+    }
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{}.tmp", std::process::id()));
+    let temporary = PathBuf::from(temporary);
+    let _ = std::fs::remove_file(&temporary);
+    let listener =
+        std::os::unix::net::UnixListener::bind(&temporary).map_err(io_error("binding"))?;
+    let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(mode))
+        .map_err(io_error("setting the socket mode"))
+        .and_then(|()| {
+            std::fs::rename(&temporary, path).map_err(io_error("moving the socket into place"))
+        });
+    if let Err(error) = placed {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error);
+    }
+    let meta = std::fs::symlink_metadata(path).map_err(io_error("inspecting the bound socket"))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(io_error("setting non-blocking mode"))?;
+    let listener =
+        UnixListener::from_std(listener).map_err(io_error("registering with the runtime"))?;
+    Ok(BoundSocket {
+        listener,
+        path: path.to_owned(),
+        identity: (meta.dev(), meta.ino()),
+    })
+}
+
+/// Accepts clients until `stop` fires, each served on its own task (tracked by `tasks`), at
+/// most `limits.max_clients` at once.
+pub async fn serve(
+    listener: &UnixListener,
+    router: Arc<Router>,
+    stats: Arc<InputStats>,
+    limits: ConnectionLimits,
+    stop: CancellationToken,
+    tasks: &TaskTracker,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_clients));
+    loop {
+        let accepted = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                // Typically EMFILE: back off instead of spinning, the listener stays open.
+                error!("accepting a client failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            InputStats::add(&stats.connections_refused);
+            tasks.spawn(connection::refuse(stream, limits.max_clients));
+            continue;
+        };
+        InputStats::add(&stats.connections);
+        let (router, stats, stop) = (router.clone(), stats.clone(), stop.clone());
+        tasks.spawn(async move {
+            connection::serve(stream, router, stats, limits, stop).await;
+            drop(slot);
+        });
+    }
+}

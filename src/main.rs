@@ -1,0 +1,179 @@
+//! The `siem-relay` command: `run` (the default), `check` and `send`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use siem_relay::client;
+use siem_relay::config::Config;
+use tracing_subscriber::EnvFilter;
+
+/// Forwards security events (NDJSON on a Unix socket) to SIEMs as syslog.
+#[derive(Debug, Parser)]
+#[command(name = "siem-relay", version, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// With no subcommand, `run` is assumed with these options.
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon (the default).
+    Run(RunArgs),
+    /// Validate a config file and exit: 0 if valid, 1 with the error otherwise.
+    Check {
+        /// Config file to check.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Send NDJSON events to a running daemon and report how many were accepted and rejected.
+    Send {
+        /// The daemon's event socket.
+        #[arg(long, short)]
+        socket: Option<PathBuf>,
+        /// File of events, one JSON object per line; `-` or nothing for standard input.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Config file; without it the embedded default (one console sink) is used.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    /// Event socket path, overriding `input.socket`.
+    #[arg(long, short)]
+    socket: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("SIEM_RELAY_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => run(cli.run),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Check { config }) => check(config),
+        Some(Command::Send { socket, file }) => send(socket, file),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("siem-relay: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::embedded_default()?,
+    };
+    if let Some(socket) = args.socket {
+        config.input.socket = socket;
+    }
+    let socket = config.input.socket.clone();
+    runtime()?.block_on(async move {
+        let report = siem_relay::daemon::run(config, shutdown_signal(), |_| {
+            eprintln!("siem-relay: listening on {}", socket.display());
+        })
+        .await?;
+        Ok(if report.undelivered() > 0 {
+            ExitCode::from(3)
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}
+
+fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
+    match Config::load(&path) {
+        Ok(config) => {
+            let names: Vec<String> = config
+                .sinks
+                .iter()
+                .map(|s| format!("{} ({})", s.name, s.endpoint))
+                .collect();
+            println!(
+                "{}: OK, {} sink(s): {}",
+                path.display(),
+                config.sinks.len(),
+                names.join(", ")
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(error) => {
+            eprintln!("siem-relay: config error: {error}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn send(socket: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    let socket = socket.unwrap_or_else(|| {
+        Config::embedded_default()
+            .map(|c| c.input.socket)
+            .unwrap_or_default()
+    });
+    runtime()?.block_on(async move {
+        let outcome = match file.filter(|f| f.as_os_str() != "-") {
+            Some(path) => {
+                let file = tokio::fs::File::open(&path)
+                    .await
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                client::send(&socket, file).await
+            }
+            None => client::send(&socket, tokio::io::stdin()).await,
+        }
+        .with_context(|| format!("cannot send to {}", socket.display()))?;
+        for (line, reason) in &outcome.rejections {
+            eprintln!("line {line}: rejected: {reason}");
+        }
+        println!(
+            "accepted {}, rejected {}",
+            outcome.accepted, outcome.rejected
+        );
+        if let Some(error) = &outcome.error {
+            eprintln!("siem-relay: {error}");
+            return Ok(ExitCode::from(2));
+        }
+        Ok(if outcome.rejected > 0 {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        })
+    })
+}

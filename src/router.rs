@@ -1,0 +1,140 @@
+//! Routing: which sinks take an event (their filters), and handing it to their queues.
+
+use std::sync::Arc;
+
+use tracing::warn;
+
+use crate::event::Event;
+use crate::glob::Glob;
+use crate::queue::{MemoryQueue, Push};
+use crate::ratelimit::LogLimiter;
+use crate::sink::SinkStats;
+
+/// A sink's filter: event-type globs and a minimum severity score.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    /// Empty means every type.
+    events: Vec<Glob>,
+    /// Least severity score (0-10) taken; 0 takes everything.
+    min_score: u8,
+}
+
+impl Filter {
+    pub fn new(events: Vec<Glob>, min_score: u8) -> Self {
+        let events = if events.iter().any(Glob::is_match_all) {
+            Vec::new()
+        } else {
+            events
+        };
+        Filter { events, min_score }
+    }
+
+    pub fn accepts(&self, event: &Event) -> bool {
+        event.severity().score() >= self.min_score
+            && (self.events.is_empty()
+                || self
+                    .events
+                    .iter()
+                    .any(|glob| glob.matches(event.event_type())))
+    }
+}
+
+/// One sink as the router sees it.
+#[derive(Debug)]
+pub struct Route {
+    pub name: String,
+    pub filter: Filter,
+    pub queue: Arc<MemoryQueue>,
+    pub stats: Arc<SinkStats>,
+    /// Rate-limits the "dropping events" warning of this sink.
+    pub drop_log: LogLimiter,
+}
+
+/// Fans events out to the queues of the sinks whose filters match.
+#[derive(Debug)]
+pub struct Router {
+    routes: Vec<Route>,
+    /// Events that matched no sink (counted: they are not forwarded anywhere).
+    unrouted: std::sync::atomic::AtomicU64,
+    unrouted_log: LogLimiter,
+}
+
+impl Router {
+    pub fn new(routes: Vec<Route>) -> Self {
+        Router {
+            routes,
+            unrouted: Default::default(),
+            unrouted_log: LogLimiter::default(),
+        }
+    }
+
+    pub fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
+    pub fn unrouted(&self) -> u64 {
+        SinkStats::get(&self.unrouted)
+    }
+
+    /// Offers the event to every matching sink, in config order. With `when_full = "block"` a
+    /// full queue makes this wait, which is how backpressure reaches the writer.
+    pub async fn route(&self, event: Arc<Event>) {
+        let mut matched = false;
+        for route in &self.routes {
+            if !route.filter.accepts(&event) {
+                continue;
+            }
+            matched = true;
+            SinkStats::add(&route.stats.received, 1);
+            let (counter, reason, lost) = match route.queue.push(event.clone()).await {
+                Push::Queued => continue,
+                Push::QueuedDroppingOldest(n) => {
+                    (&route.stats.dropped_oldest, "queue full, dropped oldest", n)
+                }
+                Push::DroppedNewest => {
+                    (&route.stats.dropped_newest, "queue full, dropped newest", 1)
+                }
+                Push::Closed => (&route.stats.dropped_shutdown, "shutting down, dropped", 1),
+            };
+            SinkStats::add(counter, lost as u64);
+            if let Some(suppressed) = route.drop_log.allow() {
+                warn!(sink = %route.name, dropped = lost, suppressed_messages = suppressed, total = SinkStats::get(counter), "{reason}");
+            }
+        }
+        if !matched {
+            SinkStats::add(&self.unrouted, 1);
+            if let Some(suppressed) = self.unrouted_log.allow() {
+                warn!(
+                    event_type = event.event_type(),
+                    suppressed_messages = suppressed,
+                    total = self.unrouted(),
+                    "event matches no sink and is not forwarded"
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timestamp::Timestamp;
+
+    fn event(kind: &str, severity: &str) -> Event {
+        let line = format!(r#"{{"event":"{kind}","severity":"{severity}"}}"#);
+        Event::decode(line.as_bytes(), Timestamp::now()).expect("valid")
+    }
+
+    #[test]
+    fn filters_by_type_glob_and_minimum_severity() {
+        let filter = Filter::new(
+            vec![Glob::new("finding_*"), Glob::new("critical_finding")],
+            4,
+        );
+        assert!(filter.accepts(&event("finding_added", "medium")));
+        assert!(filter.accepts(&event("critical_finding", "critical")));
+        assert!(!filter.accepts(&event("finding_added", "low")));
+        assert!(!filter.accepts(&event("scan_started", "critical")));
+        assert!(Filter::new(vec![Glob::new("*")], 0).accepts(&event("anything", "info")));
+    }
+}

@@ -1,0 +1,10 @@
+//! Sink workers: take batches from a sink's queue, encode and frame them, and deliver them over
+//! the sink's transport with reconnects, backoff and at-least-once re-sending.
+
+pub mod backoff;
+pub mod stats;
+pub mod window;
+pub mod worker;
+
+pub use stats::SinkStats;
+pub use worker::run;

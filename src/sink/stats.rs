@@ -1,0 +1,55 @@
+//! Per-sink counters. Every event that enters a sink's queue ends up in exactly one of
+//! `delivered`, a `dropped_*` counter, or the undelivered count reported at shutdown.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters of one sink, updated lock-free from the input tasks and the sink worker.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// Events routed to this sink (its filters matched).
+    pub received: AtomicU64,
+    /// Events handed over: acknowledged by the peer's TCP stack (tcp, tls), sent (udp), or
+    /// written (file, console).
+    pub delivered: AtomicU64,
+    /// Events discarded on arrival because the queue was full (`when_full = "drop_newest"`).
+    pub dropped_newest: AtomicU64,
+    /// Queued events discarded to make room (`when_full = "drop_oldest"`).
+    pub dropped_oldest: AtomicU64,
+    /// Events still queued or unconfirmed when the shutdown deadline passed.
+    pub dropped_shutdown: AtomicU64,
+    /// Messages cut to `max_message_bytes`.
+    pub truncated: AtomicU64,
+    /// Events sent again after a connection broke (possible duplicates at the receiver).
+    pub resent: AtomicU64,
+    /// Failed connection attempts.
+    pub connect_failures: AtomicU64,
+    /// Writes that failed on an open connection.
+    pub send_failures: AtomicU64,
+}
+
+impl SinkStats {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    /// A one-line summary for logs.
+    pub fn summary(&self) -> String {
+        let get = Self::get;
+        format!(
+            "received={} delivered={} dropped_newest={} dropped_oldest={} dropped_shutdown={} truncated={} resent={} connect_failures={} send_failures={}",
+            get(&self.received),
+            get(&self.delivered),
+            get(&self.dropped_newest),
+            get(&self.dropped_oldest),
+            get(&self.dropped_shutdown),
+            get(&self.truncated),
+            get(&self.resent),
+            get(&self.connect_failures),
+            get(&self.send_failures),
+        )
+    }
+}

@@ -1,0 +1,436 @@
+//! The sink worker loop: queue -> encode -> frame -> deliver, until shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::backoff::Backoff;
+use super::stats::SinkStats;
+use super::window::{Replay, ReplayWindow};
+use crate::config::SinkConfig;
+use crate::event::Event;
+use crate::queue::MemoryQueue;
+use crate::transport::stream::{PeerState, StreamConnection};
+use crate::transport::udp::UdpConnection;
+use crate::transport::writer::LocalWriter;
+use crate::transport::{Endpoint, Framing};
+
+/// Most events encoded and written in one go: large enough to coalesce many frames per
+/// syscall under load, small enough to keep latency and the replay window modest.
+const BATCH_EVENTS: usize = 512;
+/// Most queue bytes (input line sizes) taken into one batch.
+const BATCH_BYTES: usize = 256 * 1024;
+/// How often an idle stream sink asks the kernel what the peer has acknowledged.
+const CONFIRM_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Runs one sink until its queue is closed and drained (and, for streams, everything written is
+/// acknowledged), or until `abort` fires. Whatever is left undelivered is counted in
+/// `dropped_shutdown`.
+pub async fn run(
+    config: Arc<SinkConfig>,
+    queue: Arc<MemoryQueue>,
+    stats: Arc<SinkStats>,
+    abort: CancellationToken,
+) {
+    let mut delivery = Delivery::new(&config, stats.clone());
+    let mut events: Vec<Arc<Event>> = Vec::with_capacity(BATCH_EVENTS);
+    let mut encoder_scratch = Vec::new();
+    let mut lost_in_flight = 0;
+    loop {
+        events.clear();
+        let more = tokio::select! {
+            biased;
+            () = abort.cancelled() => break,
+            more = queue.pop_batch(BATCH_EVENTS, BATCH_BYTES, &mut events) => more,
+            () = tokio::time::sleep(CONFIRM_INTERVAL), if delivery.awaiting_confirmation() => {
+                delivery.confirm();
+                continue;
+            }
+        };
+        if !more {
+            break;
+        }
+        let batch = encode_batch(&config, &events, &mut encoder_scratch, &stats);
+        tokio::select! {
+            biased;
+            () = abort.cancelled() => {
+                lost_in_flight = events.len();
+                break;
+            }
+            () = delivery.deliver(batch, events.len()) => {}
+        }
+    }
+    let unconfirmed = tokio::select! {
+        biased;
+        () = abort.cancelled() => delivery.unconfirmed_events(),
+        () = delivery.settle() => 0,
+    };
+    let left = queue.discard_all() + unconfirmed + lost_in_flight;
+    SinkStats::add(&stats.dropped_shutdown, left as u64);
+    if left > 0 {
+        warn!(sink = %config.name, undelivered = left, "shutdown deadline passed with events undelivered");
+    }
+}
+
+/// Encoded, framed messages of one batch, with message boundaries for datagram transports.
+struct Batch {
+    bytes: Vec<u8>,
+    /// End offset of each message in `bytes`.
+    ends: Vec<usize>,
+}
+
+fn encode_batch(
+    config: &SinkConfig,
+    events: &[Arc<Event>],
+    scratch: &mut Vec<u8>,
+    stats: &SinkStats,
+) -> Batch {
+    let mut batch = Batch {
+        bytes: Vec::with_capacity(events.len() * 256),
+        ends: Vec::with_capacity(events.len()),
+    };
+    let mut truncated = 0;
+    for event in events {
+        scratch.clear();
+        if config.encoder.encode(event, scratch).truncated {
+            truncated += 1;
+        }
+        match config.framing {
+            Some(framing) => framing.frame(scratch, &mut batch.bytes),
+            None => batch.bytes.extend_from_slice(scratch),
+        }
+        batch.ends.push(batch.bytes.len());
+    }
+    if truncated > 0 {
+        SinkStats::add(&stats.truncated, truncated);
+    }
+    batch
+}
+
+/// Transport-specific delivery state.
+enum Delivery {
+    Stream(StreamDelivery),
+    Udp(UdpDelivery),
+    Local(LocalDelivery),
+}
+
+impl Delivery {
+    fn new(config: &Arc<SinkConfig>, stats: Arc<SinkStats>) -> Self {
+        let backoff = Backoff::new(config.backoff_initial, config.backoff_max);
+        let shared = Shared {
+            config: config.clone(),
+            stats,
+            backoff,
+        };
+        match &config.endpoint {
+            Endpoint::Tcp(_) | Endpoint::Tls(_) => Delivery::Stream(StreamDelivery {
+                shared,
+                connection: None,
+                window: ReplayWindow::default(),
+                pending_replay: None,
+            }),
+            Endpoint::Udp(_) => Delivery::Udp(UdpDelivery {
+                shared,
+                socket: None,
+            }),
+            Endpoint::File(_) | Endpoint::Console => Delivery::Local(LocalDelivery {
+                shared,
+                writer: None,
+            }),
+        }
+    }
+
+    /// Hands the batch to the transport, retrying (with backoff) until it is written. Only
+    /// cancellation stops it.
+    async fn deliver(&mut self, batch: Batch, events: usize) {
+        match self {
+            Delivery::Stream(stream) => stream.deliver(Bytes::from(batch.bytes), events).await,
+            Delivery::Udp(udp) => udp.deliver(&batch).await,
+            Delivery::Local(local) => local.deliver(&batch.bytes, events).await,
+        }
+    }
+
+    fn awaiting_confirmation(&self) -> bool {
+        self.unconfirmed_events() > 0
+    }
+
+    fn unconfirmed_events(&self) -> usize {
+        match self {
+            Delivery::Stream(stream) => stream.window.unconfirmed_events(),
+            Delivery::Udp(_) | Delivery::Local(_) => 0,
+        }
+    }
+
+    fn confirm(&mut self) {
+        if let Delivery::Stream(stream) = self {
+            stream.confirm();
+        }
+    }
+
+    /// Waits until everything written is confirmed (streams), re-sending over a new connection
+    /// if the old one breaks meanwhile.
+    async fn settle(&mut self) {
+        if let Delivery::Stream(stream) = self {
+            stream.settle().await;
+        }
+    }
+}
+
+/// What every transport's delivery needs.
+struct Shared {
+    config: Arc<SinkConfig>,
+    stats: Arc<SinkStats>,
+    backoff: Backoff,
+}
+
+impl Shared {
+    /// Logs a failed attempt and waits out the backoff delay.
+    async fn failed(&mut self, what: &str, error: impl std::fmt::Display) {
+        let delay = self.backoff.next_delay();
+        warn!(sink = %self.config.name, "{what}: {error}; retrying in {delay:.1?}");
+        tokio::time::sleep(delay).await;
+    }
+
+    fn succeeded(&mut self) {
+        self.backoff.reset();
+    }
+}
+
+struct StreamDelivery {
+    shared: Shared,
+    connection: Option<StreamConnection>,
+    window: ReplayWindow,
+    /// Set when the connection was lost: how much of the window the next one must replay.
+    pending_replay: Option<Replay>,
+}
+
+impl StreamDelivery {
+    async fn deliver(&mut self, frames: Bytes, events: usize) {
+        loop {
+            let connection = self.connected().await;
+            match connection.peer_state() {
+                PeerState::Open => {}
+                PeerState::Closed => {
+                    self.lost("receiver closed the connection", Replay::Unconfirmed);
+                    continue;
+                }
+                PeerState::Failed(error) => {
+                    self.lost(&format!("connection failed: {error}"), Replay::All);
+                    continue;
+                }
+            }
+            match connection.send(&frames).await {
+                Ok(()) => {
+                    let end = connection.wire_bytes();
+                    self.window.push(frames, events, Some(end));
+                    self.confirm();
+                }
+                Err(error) => {
+                    SinkStats::add(&self.shared.stats.send_failures, 1);
+                    // Partly written at best: it goes out again, whole, on the next connection.
+                    self.window.push(frames, events, None);
+                    self.lost(&format!("write failed: {error}"), Replay::All);
+                    let _ = self.connected().await;
+                }
+            }
+            return;
+        }
+    }
+
+    fn lost(&mut self, why: &str, replay: Replay) {
+        info!(sink = %self.shared.config.name, "{why}; reconnecting");
+        self.connection = None;
+        // A second loss before reconnecting keeps the wider of the two replays.
+        self.pending_replay = Some(match self.pending_replay {
+            Some(Replay::All) => Replay::All,
+            _ => replay,
+        });
+    }
+
+    /// The open connection, connecting (with backoff) and replaying the window first if needed.
+    async fn connected(&mut self) -> &mut StreamConnection {
+        if self.connection.is_none() {
+            let connection = loop {
+                if let Some(connection) = self.connect_and_replay().await {
+                    break connection;
+                }
+            };
+            self.connection = Some(connection);
+        }
+        match &mut self.connection {
+            Some(connection) => connection,
+            None => unreachable!("a connection was just established"),
+        }
+    }
+
+    /// One connection attempt; on failure the backoff delay has been waited out.
+    async fn connect_and_replay(&mut self) -> Option<StreamConnection> {
+        let config = self.shared.config.clone();
+        let (target, tls) = match &config.endpoint {
+            Endpoint::Tcp(target) => (target, None),
+            Endpoint::Tls(target) => (target, config.tls.as_ref()),
+            _ => unreachable!("stream delivery is only built for tcp and tls endpoints"),
+        };
+        let mut connection =
+            match StreamConnection::connect(target, config.connect_timeout, tls).await {
+                Ok(connection) => connection,
+                Err(error) => {
+                    SinkStats::add(&self.shared.stats.connect_failures, 1);
+                    self.shared.failed("cannot connect", &error).await;
+                    return None;
+                }
+            };
+        if let Some(how) = self.pending_replay {
+            let (batches, events) = self.window.replay(how);
+            let mut ends = Vec::with_capacity(batches.len());
+            for frames in &batches {
+                if let Err(error) = connection.send(frames).await {
+                    SinkStats::add(&self.shared.stats.send_failures, 1);
+                    self.pending_replay = Some(Replay::All);
+                    self.shared
+                        .failed("re-sending after reconnect failed", &error)
+                        .await;
+                    return None;
+                }
+                ends.push(connection.wire_bytes());
+            }
+            self.window.rewritten(how, ends.into_iter());
+            if events > 0 {
+                SinkStats::add(&self.shared.stats.resent, events as u64);
+                info!(sink = %self.shared.config.name, events, "re-sent events after reconnecting (duplicates possible)");
+            }
+            self.pending_replay = None;
+        }
+        debug!(sink = %self.shared.config.name, "connected to {}", config.endpoint);
+        self.shared.succeeded();
+        Some(connection)
+    }
+
+    fn confirm(&mut self) {
+        let Some(connection) = &self.connection else {
+            return;
+        };
+        if let Ok(acknowledged) = connection.acknowledged_up_to() {
+            let confirmed = self.window.confirm(acknowledged);
+            SinkStats::add(&self.shared.stats.delivered, confirmed as u64);
+        }
+    }
+
+    async fn settle(&mut self) {
+        loop {
+            self.confirm();
+            if self.window.unconfirmed_events() == 0 {
+                return;
+            }
+            let connection = self.connected().await;
+            match connection.peer_state() {
+                PeerState::Open => tokio::time::sleep(Duration::from_millis(20)).await,
+                PeerState::Closed => {
+                    self.lost("receiver closed the connection", Replay::Unconfirmed)
+                }
+                PeerState::Failed(error) => {
+                    self.lost(&format!("connection failed: {error}"), Replay::All)
+                }
+            }
+        }
+    }
+}
+
+struct UdpDelivery {
+    shared: Shared,
+    socket: Option<UdpConnection>,
+}
+
+impl UdpDelivery {
+    async fn deliver(&mut self, batch: &Batch) {
+        let config = self.shared.config.clone();
+        let Endpoint::Udp(target) = &config.endpoint else {
+            unreachable!("udp delivery is only built for udp endpoints")
+        };
+        let mut start = 0;
+        for &end in &batch.ends {
+            loop {
+                let socket = match &self.socket {
+                    Some(socket) => socket,
+                    None => match UdpConnection::connect(target).await {
+                        Ok(socket) => self.socket.insert(socket),
+                        Err(error) => {
+                            SinkStats::add(&self.shared.stats.connect_failures, 1);
+                            self.shared.failed("cannot open UDP socket", &error).await;
+                            continue;
+                        }
+                    },
+                };
+                match socket.send(&batch.bytes[start..end]).await {
+                    Ok(()) => {
+                        self.shared.succeeded();
+                        SinkStats::add(&self.shared.stats.delivered, 1);
+                        break;
+                    }
+                    Err(error) => {
+                        // Often an ICMP error for an earlier datagram: that one is lost (UDP is
+                        // best effort); this one is sent again on a fresh socket.
+                        SinkStats::add(&self.shared.stats.send_failures, 1);
+                        self.socket = None;
+                        self.shared.failed("UDP send failed", &error).await;
+                    }
+                }
+            }
+            start = end;
+        }
+    }
+}
+
+struct LocalDelivery {
+    shared: Shared,
+    writer: Option<LocalWriter>,
+}
+
+impl LocalDelivery {
+    async fn deliver(&mut self, bytes: &[u8], events: usize) {
+        loop {
+            let writer = match &mut self.writer {
+                Some(writer) => writer,
+                None => {
+                    let opened = match &self.shared.config.endpoint {
+                        Endpoint::File(path) => LocalWriter::open_file(path).await,
+                        _ => Ok(LocalWriter::stdout()),
+                    };
+                    match opened {
+                        Ok(writer) => self.writer.insert(writer),
+                        Err(error) => {
+                            SinkStats::add(&self.shared.stats.connect_failures, 1);
+                            self.shared.failed("cannot open output", &error).await;
+                            continue;
+                        }
+                    }
+                }
+            };
+            match writer.send(bytes).await {
+                Ok(()) => {
+                    self.shared.succeeded();
+                    SinkStats::add(&self.shared.stats.delivered, events as u64);
+                    return;
+                }
+                Err(error) => {
+                    SinkStats::add(&self.shared.stats.send_failures, 1);
+                    self.writer = None;
+                    self.shared.failed("write failed", &error).await;
+                }
+            }
+        }
+    }
+}
+
+/// Framing a sink's transport uses: streams as configured, files and the console one message
+/// per line, datagrams none.
+pub fn framing_for(endpoint: &Endpoint, configured: Framing) -> Option<Framing> {
+    match endpoint {
+        Endpoint::Tcp(_) | Endpoint::Tls(_) => Some(configured),
+        Endpoint::File(_) | Endpoint::Console => Some(Framing::Lf),
+        Endpoint::Udp(_) => None,
+    }
+}

@@ -1,0 +1,203 @@
+//! Sink URLs: `udp://`, `tcp://`, `tls://`, `file://` and `console`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where a sink sends, as named by its `url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    Udp(HostPort),
+    Tcp(HostPort),
+    Tls(HostPort),
+    /// Appends to a local file (for debugging and local archives).
+    File(PathBuf),
+    /// Writes to standard output.
+    Console,
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Udp(target) => write!(f, "udp://{target}"),
+            Endpoint::Tcp(target) => write!(f, "tcp://{target}"),
+            Endpoint::Tls(target) => write!(f, "tls://{target}"),
+            Endpoint::File(path) => write!(f, "file://{}", path.display()),
+            Endpoint::Console => f.write_str("console"),
+        }
+    }
+}
+
+/// A host (name or IP literal, without brackets) and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    pub host: String,
+    pub port: u16,
+}
+
+impl fmt::Display for HostPort {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// What a valid URL looks like, for error messages.
+pub const EXPECTED: &str =
+    "a URL such as udp://host:514, tcp://host:514, tls://host:6514, file:///var/log/events.log or console";
+
+impl Endpoint {
+    /// Parses a sink URL. The port defaults to 514 for udp and tcp (RFC 5426, common practice)
+    /// and 6514 for tls (RFC 5425 section 4.1).
+    pub fn parse(url: &str) -> Result<Endpoint, String> {
+        if url == "console" {
+            return Ok(Endpoint::Console);
+        }
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(format!("expected {EXPECTED}, found {url:?}"));
+        };
+        match scheme {
+            "udp" => parse_host_port(rest, 514).map(Endpoint::Udp),
+            "tcp" => parse_host_port(rest, 514).map(Endpoint::Tcp),
+            "tls" => parse_host_port(rest, 6514).map(Endpoint::Tls),
+            "file" if rest.starts_with('/') && rest.len() > 1 => {
+                Ok(Endpoint::File(PathBuf::from(rest)))
+            }
+            "file" => Err(format!(
+                "expected an absolute path such as file:///var/log/events.log, found {url:?}"
+            )),
+            other => Err(format!("unsupported scheme {other:?}: expected {EXPECTED}")),
+        }
+        .map_err(|reason| {
+            if reason.contains(url) {
+                reason
+            } else {
+                format!("{reason} in {url:?}")
+            }
+        })
+    }
+
+    /// Short name of the transport, for messages and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Endpoint::Udp(_) => "udp",
+            Endpoint::Tcp(_) => "tcp",
+            Endpoint::Tls(_) => "tls",
+            Endpoint::File(_) => "file",
+            Endpoint::Console => "console",
+        }
+    }
+}
+
+fn parse_host_port(rest: &str, default_port: u16) -> Result<HostPort, String> {
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.contains(['/', '?', '#', '@']) {
+        return Err("expected only host and port (no path, query, fragment or user)".to_owned());
+    }
+    let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
+        let (host, after) = bracketed
+            .split_once(']')
+            .ok_or("unclosed '[' in IPv6 address")?;
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(format!("{host:?} is not an IPv6 address"));
+        }
+        match after {
+            "" => (host, None),
+            _ => (
+                host,
+                Some(
+                    after
+                        .strip_prefix(':')
+                        .ok_or("expected ':' and a port after ']'")?,
+                ),
+            ),
+        }
+    } else {
+        match rest.rsplit_once(':') {
+            Some((host, _)) if host.contains(':') => {
+                return Err("IPv6 addresses must be in brackets, e.g. tcp://[::1]:514".to_owned())
+            }
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("missing host".to_owned());
+    }
+    let port = match port {
+        None => default_port,
+        Some(text) => match text.parse::<u16>() {
+            Ok(port) if port != 0 => port,
+            _ => return Err(format!("port must be 1-65535, found {text:?}")),
+        },
+    };
+    Ok(HostPort {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hp(host: &str, port: u16) -> HostPort {
+        HostPort {
+            host: host.to_owned(),
+            port,
+        }
+    }
+
+    #[test]
+    fn parses_every_scheme_with_default_ports() {
+        assert_eq!(
+            Endpoint::parse("udp://10.0.0.1"),
+            Ok(Endpoint::Udp(hp("10.0.0.1", 514)))
+        );
+        assert_eq!(
+            Endpoint::parse("tcp://siem.example:1514"),
+            Ok(Endpoint::Tcp(hp("siem.example", 1514)))
+        );
+        assert_eq!(
+            Endpoint::parse("tls://siem.example"),
+            Ok(Endpoint::Tls(hp("siem.example", 6514)))
+        );
+        assert_eq!(
+            Endpoint::parse("tls://[::1]:6514/"),
+            Ok(Endpoint::Tls(hp("::1", 6514)))
+        );
+        assert_eq!(
+            Endpoint::parse("tcp://[fe80::1]"),
+            Ok(Endpoint::Tcp(hp("fe80::1", 514)))
+        );
+        assert_eq!(
+            Endpoint::parse("file:///var/log/x.log"),
+            Ok(Endpoint::File("/var/log/x.log".into()))
+        );
+        assert_eq!(Endpoint::parse("console"), Ok(Endpoint::Console));
+        assert_eq!(hp("::1", 1).to_string(), "[::1]:1");
+    }
+
+    #[test]
+    fn rejects_malformed_urls_with_a_reason() {
+        for (url, reason) in [
+            ("siem:514", "expected a URL"),
+            ("http://x", "unsupported scheme \"http\""),
+            ("tcp://", "missing host"),
+            ("tcp://:514", "missing host"),
+            ("tcp://host:0", "port must be 1-65535"),
+            ("tcp://host:99999", "port must be 1-65535"),
+            ("tcp://host:abc", "port must be 1-65535"),
+            ("tcp://::1:514", "IPv6 addresses must be in brackets"),
+            ("tcp://[::1", "unclosed"),
+            ("tcp://[nope]:1", "not an IPv6 address"),
+            ("tcp://host:1/path", "no path"),
+            ("file://relative.log", "absolute path"),
+        ] {
+            let error = Endpoint::parse(url).expect_err(url);
+            assert!(error.contains(reason), "{url}: {error}");
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Transports: how encoded messages reach a destination. They know nothing of formats.
+
+pub mod endpoint;
+pub mod framing;
+pub mod outq;
+pub mod stream;
+pub mod tls;
+pub mod udp;
+pub mod writer;
+
+pub use endpoint::{Endpoint, HostPort};
+pub use framing::Framing;

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Provision the real syslog receivers used by the interop integration tests:
+#   * rsyslog (+ rsyslog-gnutls for RFC 5425 TLS), installed as Debian packages;
+#   * syslog-ng (syslog-ng-core), which conflicts with rsyslog as a package, so it
+#     is only downloaded and unpacked into target/interop/syslog-ng and run from there:
+#       LD_LIBRARY_PATH=$DIR/usr/lib/syslog-ng $DIR/usr/sbin/syslog-ng \
+#           --module-path $DIR/usr/lib/syslog-ng/3.38 ...
+#
+# Idempotent and safe to run concurrently (serialised with flock). Needs root
+# (or sudo) for apt-get only when something is missing. Never leaves a system
+# rsyslogd running.
+#
+# Exit status: 0 when both receivers are usable, non-zero otherwise.
+set -euo pipefail
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$script_dir/../.." && pwd)"
+interop_dir="$repo_root/target/interop"
+sng_dir="$interop_dir/syslog-ng"
+sng_version="3.38"
+
+log() { printf 'provision: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+mkdir -p "$interop_dir"
+exec 9>"$interop_dir/.provision.lock"
+flock 9
+
+export DEBIAN_FRONTEND=noninteractive
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO=(sudo -n); fi
+fi
+
+# Packages (and the files that prove they are really there).
+rsyslog_pkgs=(rsyslog rsyslog-gnutls)
+# Runtime libraries of the extracted syslog-ng-core that are not on a minimal system.
+sng_lib_pkgs=(libivykis0 libpcre3 libnet1 libwrap0 libjson-c5 libglib2.0-0 libcap2 libssl3 libsystemd0)
+
+pkg_installed() {
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = "installed" ]
+}
+
+# Temporarily forbid maintainer scripts from starting services (rsyslog's postinst
+# would otherwise start a system rsyslogd through invoke-rc.d when there is no
+# systemd). An existing policy-rc.d is left alone.
+policy_created=0
+cleanup_policy() {
+    if [ "$policy_created" = 1 ]; then
+        "${SUDO[@]}" rm -f /usr/sbin/policy-rc.d || true
+    fi
+}
+trap cleanup_policy EXIT
+
+block_service_starts() {
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\n# temporary, created by siem-relay tests/interop/provision.sh\nexit 101\n' \
+            | "${SUDO[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+        "${SUDO[@]}" chmod 755 /usr/sbin/policy-rc.d
+        policy_created=1
+    fi
+}
+
+apt_install() {
+    local missing=()
+    local p
+    for p in "$@"; do
+        pkg_installed "$p" || missing+=("$p")
+    done
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    log "installing: ${missing[*]}"
+    block_service_starts
+    local opts=(-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+    if ! "${SUDO[@]}" apt-get install "${opts[@]}" "${missing[@]}" >"$interop_dir/apt-install.log" 2>&1; then
+        log "apt-get install failed; running apt-get update and retrying"
+        "${SUDO[@]}" apt-get update -q >"$interop_dir/apt-update.log" 2>&1 \
+            || { cat "$interop_dir/apt-update.log" >&2; die "apt-get update failed"; }
+        "${SUDO[@]}" apt-get install "${opts[@]}" "${missing[@]}" >"$interop_dir/apt-install.log" 2>&1 \
+            || { cat "$interop_dir/apt-install.log" >&2; die "apt-get install ${missing[*]} failed"; }
+    fi
+}
+
+# Pids of rsyslogd processes running the system configuration (no -f: the test
+# receivers always pass -f).
+system_rsyslogd_pids() {
+    local d pid cmd
+    for d in /proc/[0-9]*; do
+        pid="${d#/proc/}"
+        cmd="$( { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null || true)"
+        case "$cmd" in
+            *rsyslogd*) ;;
+            *) continue ;;
+        esac
+        case " $cmd " in
+            *" -f "*) continue ;;
+        esac
+        echo "$pid"
+    done
+}
+
+# Stop a system rsyslogd that the package install started (there is no systemd here,
+# so it would come from /etc/init.d/rsyslog via invoke-rc.d if policy-rc.d allowed it).
+# Only pids that were not there before the install are touched.
+stop_new_system_rsyslogd() {
+    local before="$1" pid
+    for pid in $(system_rsyslogd_pids); do
+        case " $before " in
+            *" $pid "*) continue ;;
+        esac
+        log "stopping system rsyslogd (pid $pid) started by the package install"
+        "${SUDO[@]}" kill "$pid" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            [ -e "/proc/$pid" ] || break
+            sleep 0.1
+        done
+        [ -e "/proc/$pid" ] && "${SUDO[@]}" kill -9 "$pid" 2>/dev/null || true
+    done
+    if [ -n "$(system_rsyslogd_pids)" ]; then
+        log "WARNING: a system rsyslogd is running (pids: $(system_rsyslogd_pids | tr '\n' ' ')); not started by this script, left alone"
+    fi
+}
+
+# ---------------------------------------------------------------- rsyslog ---
+need_rsyslog=0
+for p in "${rsyslog_pkgs[@]}"; do pkg_installed "$p" || need_rsyslog=1; done
+[ -x /usr/sbin/rsyslogd ] || need_rsyslog=1
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || [ -n "$(find /usr/lib -name lmnsd_gtls.so 2>/dev/null | head -n1)" ] || need_rsyslog=1
+
+all_pkgs=("${sng_lib_pkgs[@]}")
+[ "$need_rsyslog" = 1 ] && all_pkgs=("${rsyslog_pkgs[@]}" "${all_pkgs[@]}")
+rsyslogd_before="$(system_rsyslogd_pids | tr '\n' ' ')"
+apt_install "${all_pkgs[@]}"
+stop_new_system_rsyslogd "$rsyslogd_before"
+
+[ -x /usr/sbin/rsyslogd ] || die "/usr/sbin/rsyslogd missing after install"
+find /usr/lib -name lmnsd_gtls.so 2>/dev/null | grep -q . || die "rsyslog gtls network stream driver (lmnsd_gtls.so) missing"
+
+# -------------------------------------------------------------- syslog-ng ---
+sng_bin="$sng_dir/usr/sbin/syslog-ng"
+sng_mod="$sng_dir/usr/lib/syslog-ng/$sng_version"
+sng_ok() {
+    [ -x "$sng_bin" ] && [ -e "$sng_mod/libafsocket.so" ] && [ -e "$sng_mod/libjson-plugin.so" ] \
+        && [ -e "$sng_mod/libsyslogformat.so" ] && [ -e "$sng_dir/.complete" ]
+}
+if ! sng_ok; then
+    log "downloading and unpacking syslog-ng-core into $sng_dir"
+    dl="$(mktemp -d "$interop_dir/dl.XXXXXX")"
+    # apt-get download drops privileges to _apt when it can; let it write here.
+    chmod 777 "$dl"
+    if ! (cd "$dl" && apt-get download -q syslog-ng-core >"$dl/download.log" 2>&1); then
+        log "apt-get download failed; running apt-get update and retrying"
+        "${SUDO[@]}" apt-get update -q >"$interop_dir/apt-update.log" 2>&1 \
+            || { cat "$interop_dir/apt-update.log" >&2; die "apt-get update failed"; }
+        (cd "$dl" && apt-get download -q syslog-ng-core >"$dl/download.log" 2>&1) \
+            || { cat "$dl/download.log" >&2; rm -rf "$dl"; die "apt-get download syslog-ng-core failed"; }
+    fi
+    rm -rf "$sng_dir.tmp"
+    mkdir -p "$sng_dir.tmp"
+    dpkg -x "$dl"/syslog-ng-core_*.deb "$sng_dir.tmp"
+    ls "$dl"/syslog-ng-core_*.deb | xargs -n1 basename >"$sng_dir.tmp/.complete"
+    rm -rf "$sng_dir" "$dl"
+    mv "$sng_dir.tmp" "$sng_dir"
+fi
+sng_ok || die "syslog-ng tree at $sng_dir is incomplete"
+[ -d "$sng_mod" ] || die "syslog-ng module dir $sng_mod missing (package version changed?)"
+
+# Every shared object of the extracted tree must resolve.
+unresolved="$(
+    for f in "$sng_bin" "$sng_mod"/libafsocket.so "$sng_mod"/libjson-plugin.so "$sng_mod"/libsyslogformat.so; do
+        LD_LIBRARY_PATH="$sng_dir/usr/lib/syslog-ng" ldd "$f" 2>/dev/null | grep 'not found' || true
+    done | sort -u
+)"
+[ -z "$unresolved" ] || die "syslog-ng libraries not resolvable: $unresolved"
+
+# Smoke test: syslog-ng must load a configuration with a TLS syslog() source and format-json.
+smoke="$(mktemp -d "$interop_dir/smoke.XXXXXX")"
+: >"$smoke/k.pem"; : >"$smoke/c.pem" # --syntax-only only checks that they exist
+cat >"$smoke/s.conf" <<EOF
+@version: $sng_version
+options { use-dns(no); };
+source s { syslog(ip("127.0.0.1") port(0) transport("tls")
+    tls(key-file("$smoke/k.pem") cert-file("$smoke/c.pem") peer-verify(optional-untrusted))); };
+destination d { file("$smoke/out" template("\$(format-json --scope rfc5424)\n")); };
+log { source(s); destination(d); };
+EOF
+if ! LD_LIBRARY_PATH="$sng_dir/usr/lib/syslog-ng" "$sng_bin" --module-path "$sng_mod" \
+    --cfgfile "$smoke/s.conf" --syntax-only >"$smoke/out.log" 2>&1; then
+    cat "$smoke/out.log" >&2
+    rm -rf "$smoke"
+    die "syslog-ng from $sng_dir cannot load a TLS/format-json configuration"
+fi
+rm -rf "$smoke"
+
+log "ok: rsyslogd $(/usr/sbin/rsyslogd -v 2>/dev/null | head -n1 | awk '{print $2}' | tr -d ,), syslog-ng $(cat "$sng_dir/.complete")"
