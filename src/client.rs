@@ -19,10 +19,7 @@ pub struct SendOutcome {
 }
 
 /// Sends everything `input` yields to the socket at `socket`, then waits for the summary.
-pub async fn send(
-    socket: &Path,
-    mut input: impl AsyncRead + Unpin,
-) -> std::io::Result<SendOutcome> {
+pub async fn send(socket: &Path, mut input: impl AsyncRead + Unpin) -> std::io::Result<SendOutcome> {
     let stream = UnixStream::connect(socket).await?;
     let (reader, mut writer) = stream.into_split();
     // Replies are read concurrently, so a client sending many bad lines never deadlocks with a
@@ -56,11 +53,7 @@ async fn read_replies(reader: tokio::net::unix::OwnedReadHalf) -> SendOutcome {
         match reply.get("type").and_then(Value::as_str) {
             Some("rejected") => {
                 let number = reply.get("line").and_then(Value::as_u64).unwrap_or(0);
-                let reason = reply
-                    .get("reason")
-                    .and_then(Value::as_str)
-                    .unwrap_or("unknown")
-                    .to_owned();
+                let reason = reply.get("reason").and_then(Value::as_str).unwrap_or("unknown").to_owned();
                 outcome.rejections.push((number, reason));
             }
             Some("summary") => {
@@ -69,20 +62,13 @@ async fn read_replies(reader: tokio::net::unix::OwnedReadHalf) -> SendOutcome {
                 summarised = true;
             }
             Some("error") => {
-                outcome.error = Some(
-                    reply
-                        .get("reason")
-                        .and_then(Value::as_str)
-                        .unwrap_or("refused")
-                        .to_owned(),
-                );
+                outcome.error = Some(reply.get("reason").and_then(Value::as_str).unwrap_or("refused").to_owned());
             }
             _ => {}
         }
     }
     if !summarised && outcome.error.is_none() {
-        outcome.error =
-            Some("the daemon closed the connection before confirming the events".to_owned());
+        outcome.error = Some("the daemon closed the connection before confirming the events".to_owned());
     }
     outcome
 }

@@ -28,10 +28,7 @@ pub struct Report {
 impl Report {
     /// Events that were accepted by some sink but neither delivered nor dropped by policy.
     pub fn undelivered(&self) -> u64 {
-        self.sinks
-            .iter()
-            .map(|(_, stats)| SinkStats::get(&stats.dropped_shutdown))
-            .sum()
+        self.sinks.iter().map(|(_, stats)| SinkStats::get(&stats.dropped_shutdown)).sum()
     }
 }
 
@@ -56,12 +53,7 @@ pub async fn run(
     for sink in &config.sinks {
         let queue = Arc::new(MemoryQueue::new(sink.limits, sink.when_full));
         let stats = Arc::new(SinkStats::default());
-        workers.spawn(sink::run(
-            sink.clone(),
-            queue.clone(),
-            stats.clone(),
-            abort.clone(),
-        ));
+        workers.spawn(sink::run(sink.clone(), queue.clone(), stats.clone(), abort.clone()));
         routes.push(Route {
             name: sink.name.clone(),
             filter: sink.filter.clone(),
@@ -73,16 +65,9 @@ pub async fn run(
     workers.close();
     let router = Arc::new(Router::new(routes));
     let input_stats = Arc::new(InputStats::default());
-    let handles = Handles {
-        router: router.clone(),
-        input: input_stats.clone(),
-    };
+    let handles = Handles { router: router.clone(), input: input_stats.clone() };
 
-    let sink_names: Vec<String> = config
-        .sinks
-        .iter()
-        .map(|s| format!("{} -> {}", s.name, s.endpoint))
-        .collect();
+    let sink_names: Vec<String> = config.sinks.iter().map(|s| format!("{} -> {}", s.name, s.endpoint)).collect();
     info!(socket = %bound.path.display(), sinks = %sink_names.join(", "), "siem-relay listening");
     systemd::notify(&format!(
         "READY=1\nSTATUS=listening on {} with {} sink(s)",
@@ -113,21 +98,14 @@ pub async fn run(
     }
     connections.close();
     connections.wait().await;
-    if tokio::time::timeout(config.shutdown_timeout, workers.wait())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(config.shutdown_timeout, workers.wait()).await.is_err() {
         abort.cancel();
         workers.wait().await;
     }
 
     let report = Report {
         input: input_stats,
-        sinks: router
-            .routes()
-            .iter()
-            .map(|route| (route.name.clone(), route.stats.clone()))
-            .collect(),
+        sinks: router.routes().iter().map(|route| (route.name.clone(), route.stats.clone())).collect(),
         unrouted: router.unrouted(),
     };
     info!("input: {}", report.input.summary());
@@ -135,10 +113,7 @@ pub async fn run(
         info!(sink = %name, "{}", stats.summary());
     }
     if report.undelivered() > 0 {
-        warn!(
-            undelivered = report.undelivered(),
-            "some events could not be delivered before the shutdown deadline"
-        );
+        warn!(undelivered = report.undelivered(), "some events could not be delivered before the shutdown deadline");
     }
     Ok(report)
 }

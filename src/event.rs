@@ -45,10 +45,7 @@ pub enum DecodeError {
     MissingEventType,
     /// A known field has the wrong type or value.
     #[error("field {field:?}: {expected}")]
-    BadField {
-        field: &'static str,
-        expected: String,
-    },
+    BadField { field: &'static str, expected: String },
 }
 
 impl DecodeError {
@@ -70,19 +67,15 @@ impl Event {
     ///
     /// `id` is generated when absent, `timestamp` defaults to `received`, `severity` to `info`.
     pub fn decode(line: &[u8], received: Timestamp) -> Result<Event, DecodeError> {
-        let text = std::str::from_utf8(line).map_err(|error| DecodeError::InvalidUtf8 {
-            offset: error.valid_up_to(),
-        })?;
-        let value: Value = serde_json::from_str(text)
-            .map_err(|error| DecodeError::InvalidJson(error.to_string()))?;
+        let text =
+            std::str::from_utf8(line).map_err(|error| DecodeError::InvalidUtf8 { offset: error.valid_up_to() })?;
+        let value: Value = serde_json::from_str(text).map_err(|error| DecodeError::InvalidJson(error.to_string()))?;
         let Value::Object(mut fields) = value else {
             return Err(DecodeError::NotAnObject);
         };
         match fields.get("event") {
             Some(Value::String(kind)) if !kind.is_empty() => {}
-            Some(Value::String(_)) | None | Some(Value::Null) => {
-                return Err(DecodeError::MissingEventType)
-            }
+            Some(Value::String(_)) | None | Some(Value::Null) => return Err(DecodeError::MissingEventType),
             Some(_) => return Err(bad_field("event", "expected a non-empty string")),
         }
         for name in ["title", "host"] {
@@ -102,41 +95,26 @@ impl Event {
                 fields.insert("timestamp".to_owned(), Value::String(received.to_string()));
                 received
             }
-            Some(Value::String(text)) => Timestamp::parse_rfc3339(text)
-                .map_err(|error| bad_field("timestamp", error.to_string()))?,
+            Some(Value::String(text)) => {
+                Timestamp::parse_rfc3339(text).map_err(|error| bad_field("timestamp", error.to_string()))?
+            }
             Some(_) => return Err(bad_field("timestamp", "expected an RFC 3339 string")),
         };
         let severity = match fields.get("severity") {
             None | Some(Value::Null) => Severity::INFO,
-            Some(Value::String(text)) => {
-                text.parse()
-                    .map_err(|error: crate::severity::SeverityError| {
-                        bad_field("severity", error.to_string())
-                    })?
-            }
+            Some(Value::String(text)) => text
+                .parse()
+                .map_err(|error: crate::severity::SeverityError| bad_field("severity", error.to_string()))?,
             Some(Value::Number(number)) => number
                 .as_u64()
                 .and_then(|score| u8::try_from(score).ok())
                 .and_then(|score| Severity::from_score(score).ok())
-                .ok_or_else(|| {
-                    bad_field(
-                        "severity",
-                        format!("expected an integer 0-10, found {number}"),
-                    )
-                })?,
+                .ok_or_else(|| bad_field("severity", format!("expected an integer 0-10, found {number}")))?,
             Some(other) => {
-                return Err(bad_field(
-                    "severity",
-                    format!("expected a name or an integer 0-10, found {other}"),
-                ))
+                return Err(bad_field("severity", format!("expected a name or an integer 0-10, found {other}")))
             }
         };
-        Ok(Event {
-            fields,
-            timestamp,
-            severity,
-            wire_size: line.len(),
-        })
+        Ok(Event { fields, timestamp, severity, wire_size: line.len() })
     }
 
     /// The event type (`event` field), e.g. `finding_added`.
@@ -194,10 +172,7 @@ impl Event {
 }
 
 fn bad_field(field: &'static str, expected: impl Into<String>) -> DecodeError {
-    DecodeError::BadField {
-        field,
-        expected: expected.into(),
-    }
+    DecodeError::BadField { field, expected: expected.into() }
 }
 
 /// A random (version 4 layout) UUID. Uniqueness, not secrecy, is what ids need, so SipHash keyed
@@ -251,19 +226,7 @@ mod tests {
         assert_eq!(event.host(), Some("web-1"));
         assert_eq!(event.field("data.url"), Some(&Value::from("/x")));
         let keys: Vec<&str> = event.fields().keys().map(String::as_str).collect();
-        assert_eq!(
-            keys,
-            [
-                "event",
-                "id",
-                "timestamp",
-                "severity",
-                "title",
-                "host",
-                "data",
-                "z"
-            ]
-        );
+        assert_eq!(keys, ["event", "id", "timestamp", "severity", "title", "host", "data", "z"]);
     }
 
     #[test]
@@ -273,10 +236,7 @@ mod tests {
         assert_eq!(event.id().as_bytes()[14], b'4');
         assert_ne!(event.id(), decode(r#"{"event":"x"}"#).expect("valid").id());
         assert_eq!(event.timestamp(), &received());
-        assert_eq!(
-            event.field("timestamp"),
-            Some(&Value::from("2024-05-01T12:00:00.123456Z"))
-        );
+        assert_eq!(event.field("timestamp"), Some(&Value::from("2024-05-01T12:00:00.123456Z")));
         assert_eq!(event.severity(), Severity::INFO);
     }
 
@@ -300,21 +260,13 @@ mod tests {
             (b"{\"event\":\"x\",\"severity\":\"urgent\"}", "bad_field"),
             (b"{\"event\":\"x\",\"severity\":11}", "bad_field"),
             (b"{\"event\":\"x\",\"severity\":2.5}", "bad_field"),
-            (
-                b"{\"event\":\"x\",\"timestamp\":\"yesterday\"}",
-                "bad_field",
-            ),
+            (b"{\"event\":\"x\",\"timestamp\":\"yesterday\"}", "bad_field"),
             (b"{\"event\":\"x\",\"title\":{}}", "bad_field"),
             (b"{\"event\":\"x\",\"id\":7}", "bad_field"),
         ];
         for (line, code) in cases {
             let error = Event::decode(line, received()).expect_err("must be rejected");
-            assert_eq!(
-                error.code(),
-                code,
-                "{:?}: {error}",
-                String::from_utf8_lossy(line)
-            );
+            assert_eq!(error.code(), code, "{:?}: {error}", String::from_utf8_lossy(line));
         }
     }
 

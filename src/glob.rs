@@ -8,9 +8,7 @@ pub struct Glob {
 
 impl Glob {
     pub fn new(pattern: &str) -> Self {
-        Glob {
-            pattern: pattern.into(),
-        }
+        Glob { pattern: pattern.into() }
     }
 
     /// Whether the pattern matches everything, so filters can skip the comparison entirely.
@@ -24,14 +22,7 @@ impl Glob {
     pub fn matches(&self, text: &str) -> bool {
         let pattern = self.pattern.as_bytes();
         let text = text.as_bytes();
-        let char_len = |at: usize| {
-            text[at..]
-                .iter()
-                .skip(1)
-                .take_while(|&&b| b & 0xC0 == 0x80)
-                .count()
-                + 1
-        };
+        let char_len = |at: usize| text[at..].iter().skip(1).take_while(|&&b| b & 0xC0 == 0x80).count() + 1;
         let (mut p, mut t) = (0, 0);
         let mut backtrack: Option<(usize, usize)> = None;
         while t < text.len() {
@@ -88,11 +79,7 @@ mod tests {
             ("*ä", "xxä", true),
         ];
         for (pattern, text, expected) in cases {
-            assert_eq!(
-                Glob::new(pattern).matches(text),
-                expected,
-                "{pattern:?} vs {text:?}"
-            );
+            assert_eq!(Glob::new(pattern).matches(text), expected, "{pattern:?} vs {text:?}");
         }
     }
 }

@@ -52,10 +52,9 @@ struct RunArgs {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("SIEM_RELAY_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_env("SIEM_RELAY_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
     let cli = Cli::parse();
@@ -75,10 +74,7 @@ fn main() -> ExitCode {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
 fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -95,21 +91,14 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             eprintln!("siem-relay: listening on {}", socket.display());
         })
         .await?;
-        Ok(if report.undelivered() > 0 {
-            ExitCode::from(3)
-        } else {
-            ExitCode::SUCCESS
-        })
+        Ok(if report.undelivered() > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
     })
 }
 
 /// Completes on SIGTERM or SIGINT.
 async fn shutdown_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
         tracing::error!("cannot install signal handlers; stop with SIGKILL");
         return std::future::pending().await;
     };
@@ -122,17 +111,8 @@ async fn shutdown_signal() {
 fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
     match Config::load(&path) {
         Ok(config) => {
-            let names: Vec<String> = config
-                .sinks
-                .iter()
-                .map(|s| format!("{} ({})", s.name, s.endpoint))
-                .collect();
-            println!(
-                "{}: OK, {} sink(s): {}",
-                path.display(),
-                config.sinks.len(),
-                names.join(", ")
-            );
+            let names: Vec<String> = config.sinks.iter().map(|s| format!("{} ({})", s.name, s.endpoint)).collect();
+            println!("{}: OK, {} sink(s): {}", path.display(), config.sinks.len(), names.join(", "));
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {
@@ -143,17 +123,12 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
 }
 
 fn send(socket: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let socket = socket.unwrap_or_else(|| {
-        Config::embedded_default()
-            .map(|c| c.input.socket)
-            .unwrap_or_default()
-    });
+    let socket = socket.unwrap_or_else(|| Config::embedded_default().map(|c| c.input.socket).unwrap_or_default());
     runtime()?.block_on(async move {
         let outcome = match file.filter(|f| f.as_os_str() != "-") {
             Some(path) => {
-                let file = tokio::fs::File::open(&path)
-                    .await
-                    .with_context(|| format!("cannot open {}", path.display()))?;
+                let file =
+                    tokio::fs::File::open(&path).await.with_context(|| format!("cannot open {}", path.display()))?;
                 client::send(&socket, file).await
             }
             None => client::send(&socket, tokio::io::stdin()).await,
@@ -162,18 +137,11 @@ fn send(socket: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCo
         for (line, reason) in &outcome.rejections {
             eprintln!("line {line}: rejected: {reason}");
         }
-        println!(
-            "accepted {}, rejected {}",
-            outcome.accepted, outcome.rejected
-        );
+        println!("accepted {}, rejected {}", outcome.accepted, outcome.rejected);
         if let Some(error) = &outcome.error {
             eprintln!("siem-relay: {error}");
             return Ok(ExitCode::from(2));
         }
-        Ok(if outcome.rejected > 0 {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        })
+        Ok(if outcome.rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
     })
 }

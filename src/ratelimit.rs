@@ -18,10 +18,7 @@ impl LogLimiter {
     /// last one), `None` when this occurrence should only be counted.
     pub fn allow(&self) -> Option<u64> {
         let now = Instant::now();
-        let mut last = self
-            .last
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut last = self.last.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         match *last {
             Some(at) if now.duration_since(at) < INTERVAL => {
                 self.suppressed.fetch_add(1, Ordering::Relaxed);

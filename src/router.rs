@@ -21,21 +21,13 @@ pub struct Filter {
 
 impl Filter {
     pub fn new(events: Vec<Glob>, min_score: u8) -> Self {
-        let events = if events.iter().any(Glob::is_match_all) {
-            Vec::new()
-        } else {
-            events
-        };
+        let events = if events.iter().any(Glob::is_match_all) { Vec::new() } else { events };
         Filter { events, min_score }
     }
 
     pub fn accepts(&self, event: &Event) -> bool {
         event.severity().score() >= self.min_score
-            && (self.events.is_empty()
-                || self
-                    .events
-                    .iter()
-                    .any(|glob| glob.matches(event.event_type())))
+            && (self.events.is_empty() || self.events.iter().any(|glob| glob.matches(event.event_type())))
     }
 }
 
@@ -61,11 +53,7 @@ pub struct Router {
 
 impl Router {
     pub fn new(routes: Vec<Route>) -> Self {
-        Router {
-            routes,
-            unrouted: Default::default(),
-            unrouted_log: LogLimiter::default(),
-        }
+        Router { routes, unrouted: Default::default(), unrouted_log: LogLimiter::default() }
     }
 
     pub fn routes(&self) -> &[Route] {
@@ -88,12 +76,8 @@ impl Router {
             SinkStats::add(&route.stats.received, 1);
             let (counter, reason, lost) = match route.queue.push(event.clone()).await {
                 Push::Queued => continue,
-                Push::QueuedDroppingOldest(n) => {
-                    (&route.stats.dropped_oldest, "queue full, dropped oldest", n)
-                }
-                Push::DroppedNewest => {
-                    (&route.stats.dropped_newest, "queue full, dropped newest", 1)
-                }
+                Push::QueuedDroppingOldest(n) => (&route.stats.dropped_oldest, "queue full, dropped oldest", n),
+                Push::DroppedNewest => (&route.stats.dropped_newest, "queue full, dropped newest", 1),
                 Push::Closed => (&route.stats.dropped_shutdown, "shutting down, dropped", 1),
             };
             SinkStats::add(counter, lost as u64);
@@ -127,10 +111,7 @@ mod tests {
 
     #[test]
     fn filters_by_type_glob_and_minimum_severity() {
-        let filter = Filter::new(
-            vec![Glob::new("finding_*"), Glob::new("critical_finding")],
-            4,
-        );
+        let filter = Filter::new(vec![Glob::new("finding_*"), Glob::new("critical_finding")], 4);
         assert!(filter.accepts(&event("finding_added", "medium")));
         assert!(filter.accepts(&event("critical_finding", "critical")));
         assert!(!filter.accepts(&event("finding_added", "low")));

@@ -14,13 +14,7 @@ pub enum Level {
 }
 
 impl Level {
-    pub const ALL: [Level; 5] = [
-        Level::Info,
-        Level::Low,
-        Level::Medium,
-        Level::High,
-        Level::Critical,
-    ];
+    pub const ALL: [Level; 5] = [Level::Info, Level::Low, Level::Medium, Level::High, Level::Critical];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -92,26 +86,17 @@ pub struct Severity {
 pub struct SeverityError(pub String);
 
 impl Severity {
-    pub const INFO: Severity = Severity {
-        score: 0,
-        named: true,
-    };
+    pub const INFO: Severity = Severity { score: 0, named: true };
 
     pub fn from_level(level: Level) -> Self {
-        Severity {
-            score: level.score(),
-            named: true,
-        }
+        Severity { score: level.score(), named: true }
     }
 
     pub fn from_score(score: u8) -> Result<Self, SeverityError> {
         if score > 10 {
             return Err(SeverityError(score.to_string()));
         }
-        Ok(Severity {
-            score,
-            named: false,
-        })
+        Ok(Severity { score, named: false })
     }
 
     pub fn level(self) -> Level {
@@ -169,22 +154,13 @@ mod tests {
         }
         let bands: Vec<Level> = (0..=10).map(Level::from_score).collect();
         use Level::*;
-        assert_eq!(
-            bands,
-            [Info, Low, Low, Low, Medium, Medium, Medium, High, High, Critical, Critical]
-        );
+        assert_eq!(bands, [Info, Low, Low, Low, Medium, Medium, Medium, High, High, Critical, Critical]);
     }
 
     #[test]
     fn parses_names_case_insensitively_and_scores_in_range() {
-        assert_eq!(
-            "HIGH".parse::<Severity>().map(Severity::level),
-            Ok(Level::High)
-        );
-        assert_eq!(
-            "7".parse::<Severity>().map(|s| s.to_string()),
-            Ok("7".to_owned())
-        );
+        assert_eq!("HIGH".parse::<Severity>().map(Severity::level), Ok(Level::High));
+        assert_eq!("7".parse::<Severity>().map(|s| s.to_string()), Ok("7".to_owned()));
         assert!("11".parse::<Severity>().is_err());
         assert!("urgent".parse::<Severity>().is_err());
         assert!("-1".parse::<Severity>().is_err());

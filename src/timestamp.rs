@@ -36,9 +36,7 @@ pub struct TimestampError(pub String);
 impl Timestamp {
     /// The current time in UTC with microsecond precision.
     pub fn now() -> Self {
-        let since_epoch = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
+        let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
         Self::from_unix(since_epoch.as_secs() as i64, since_epoch.subsec_nanos(), 6)
     }
 
@@ -70,10 +68,7 @@ impl Timestamp {
     /// Milliseconds since the Unix epoch (used by formats that carry epoch time).
     pub fn unix_millis(&self) -> i64 {
         let days = days_from_civil(i64::from(self.year), self.month, self.day);
-        let local = days * 86_400
-            + i64::from(self.hour) * 3600
-            + i64::from(self.minute) * 60
-            + i64::from(self.second);
+        let local = days * 86_400 + i64::from(self.hour) * 3600 + i64::from(self.minute) * 60 + i64::from(self.second);
         let utc = local - i64::from(self.offset_minutes.unwrap_or(0)) * 60;
         utc * 1000 + i64::from(self.nanos / 1_000_000)
     }
@@ -136,10 +131,8 @@ impl Timestamp {
     /// Writes the RFC 3164 `TIMESTAMP` (section 4.1.2): `Mmm dd hh:mm:ss`, the day padded with a
     /// space, in UTC (the format has no zone, so one fixed zone is the only unambiguous choice).
     pub fn write_rfc3164(&self, out: &mut Vec<u8>) {
-        const MONTHS: [&[u8; 3]; 12] = [
-            b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
-            b"Dec",
-        ];
+        const MONTHS: [&[u8; 3]; 12] =
+            [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
         let utc = self.to_utc();
         out.extend_from_slice(MONTHS[usize::from(utc.month - 1)]);
         out.push(b' ');
@@ -193,17 +186,10 @@ fn digits4(value: u16) -> [u8; 4] {
 fn parse(s: &[u8]) -> Option<Timestamp> {
     let num = |range: std::ops::Range<usize>| -> Option<u32> {
         let part = s.get(range)?;
-        part.iter().try_fold(0u32, |acc, &b| {
-            b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
-        })
+        part.iter().try_fold(0u32, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0')))
     };
     let expect = |index: usize, allowed: &[u8]| s.get(index).is_some_and(|b| allowed.contains(b));
-    if !(expect(4, b"-")
-        && expect(7, b"-")
-        && expect(10, b"Tt")
-        && expect(13, b":")
-        && expect(16, b":"))
-    {
+    if !(expect(4, b"-") && expect(7, b"-") && expect(10, b"Tt") && expect(13, b":") && expect(16, b":")) {
         return None;
     }
     let year = num(0..4)?;
@@ -287,8 +273,7 @@ fn days_from_civil(year: i64, month: u8, day: u8) -> i64 {
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
     let month = i64::from(month);
-    let day_of_year =
-        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -298,8 +283,7 @@ fn civil_from_days(days: i64) -> (i64, u8, u8) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let mp = (5 * day_of_year + 2) / 153;
     let day = (day_of_year - (153 * mp + 2) / 5 + 1) as u8;
@@ -320,26 +304,14 @@ mod tests {
     fn keeps_offset_and_caps_fraction_at_six_digits() {
         assert_eq!(rfc5424("2024-05-01T12:00:00Z"), "2024-05-01T12:00:00Z");
         assert_eq!(rfc5424("2024-05-01t12:00:00.5z"), "2024-05-01T12:00:00.5Z");
-        assert_eq!(
-            rfc5424("2024-05-01T12:00:00.123456789+02:00"),
-            "2024-05-01T12:00:00.123456+02:00"
-        );
-        assert_eq!(
-            rfc5424("2024-05-01T12:00:00.999999999-07:30"),
-            "2024-05-01T12:00:00.999999-07:30"
-        );
-        assert_eq!(
-            rfc5424("2024-05-01T12:00:00.000-00:00"),
-            "2024-05-01T12:00:00.000+00:00"
-        );
+        assert_eq!(rfc5424("2024-05-01T12:00:00.123456789+02:00"), "2024-05-01T12:00:00.123456+02:00");
+        assert_eq!(rfc5424("2024-05-01T12:00:00.999999999-07:30"), "2024-05-01T12:00:00.999999-07:30");
+        assert_eq!(rfc5424("2024-05-01T12:00:00.000-00:00"), "2024-05-01T12:00:00.000+00:00");
     }
 
     #[test]
     fn leap_second_becomes_end_of_previous_second() {
-        assert_eq!(
-            rfc5424("2016-12-31T23:59:60Z"),
-            "2016-12-31T23:59:59.999999Z"
-        );
+        assert_eq!(rfc5424("2016-12-31T23:59:60Z"), "2016-12-31T23:59:59.999999Z");
     }
 
     #[test]
@@ -361,10 +333,7 @@ mod tests {
             "2024-05-01T12:00:00Zjunk",
             "２024-05-01T12:00:00Z",
         ] {
-            assert!(
-                Timestamp::parse_rfc3339(bad).is_err(),
-                "{bad:?} must be rejected"
-            );
+            assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad:?} must be rejected");
         }
         assert!(Timestamp::parse_rfc3339("2024-02-29T12:00:00Z").is_ok());
     }
@@ -376,23 +345,16 @@ mod tests {
         assert_eq!(ts.unix_millis(), 1_714_564_800_000);
         let east = Timestamp::parse_rfc3339("2024-05-01T14:00:00.250+02:00").expect("valid");
         assert_eq!(east.unix_millis(), 1_714_564_800_250);
-        assert_eq!(
-            Timestamp::from_unix(-1, 0, 0).to_string(),
-            "1969-12-31T23:59:59Z"
-        );
+        assert_eq!(Timestamp::from_unix(-1, 0, 0).to_string(), "1969-12-31T23:59:59Z");
     }
 
     #[test]
     fn rfc3164_form_is_utc_with_space_padded_day() {
         let mut out = Vec::new();
-        Timestamp::parse_rfc3339("2024-05-02T01:02:03+03:00")
-            .expect("valid")
-            .write_rfc3164(&mut out);
+        Timestamp::parse_rfc3339("2024-05-02T01:02:03+03:00").expect("valid").write_rfc3164(&mut out);
         assert_eq!(out, b"May  1 22:02:03");
         out.clear();
-        Timestamp::parse_rfc3339("2024-11-22T17:45:00Z")
-            .expect("valid")
-            .write_rfc3164(&mut out);
+        Timestamp::parse_rfc3339("2024-11-22T17:45:00Z").expect("valid").write_rfc3164(&mut out);
         assert_eq!(out, b"Nov 22 17:45:00");
     }
 }

@@ -7,12 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::file::{
-    ConfigFile, FacilityValue, InputFile, QueueFile, SdFieldValue, SeverityValue, SinkFile, TlsFile,
-};
+use super::file::{ConfigFile, FacilityValue, InputFile, QueueFile, SdFieldValue, SeverityValue, SinkFile, TlsFile};
 use super::{Config, ConfigError, InputConfig, SinkConfig};
 use crate::encode::rfc3164::{self, Rfc3164};
-use crate::encode::rfc5424::{self, Rfc5424, SdField};
+use crate::encode::rfc5424::{self, Rfc5424, Rfc5424Settings, SdField};
 use crate::encode::syslog::{is_printusascii, FACILITIES};
 use crate::encode::{Encoder, MessageSource};
 use crate::glob::Glob;
@@ -30,24 +28,14 @@ struct Context<'a> {
 
 impl Context<'_> {
     fn error(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError {
-            origin: self.origin.to_owned(),
-            line: None,
-            key: key.into(),
-            message: message.into(),
-        }
+        ConfigError { origin: self.origin.to_owned(), line: None, key: key.into(), message: message.into() }
     }
 }
 
 pub fn build(text: &str, origin: &str) -> Result<Config, ConfigError> {
     let file = parse_toml(text, origin)?;
     let cx = Context { origin };
-    let ConfigFile {
-        hostname,
-        shutdown_timeout_ms,
-        input,
-        sinks,
-    } = file;
+    let ConfigFile { hostname, shutdown_timeout_ms, input, sinks } = file;
 
     let hostname = match hostname {
         Some(name) if is_printusascii(&name, rfc5424::HOSTNAME_MAX) => name,
@@ -67,12 +55,7 @@ pub fn build(text: &str, origin: &str) -> Result<Config, ConfigError> {
         .into_iter()
         .map(|(name, sink)| build_sink(&cx, &hostname, name, sink).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Config {
-        hostname,
-        shutdown_timeout: Duration::from_millis(shutdown_timeout_ms),
-        input,
-        sinks,
-    })
+    Ok(Config { hostname, shutdown_timeout: Duration::from_millis(shutdown_timeout_ms), input, sinks })
 }
 
 /// Deserializes strictly, reporting the key path (via `serde_path_to_error`) and line.
@@ -81,9 +64,7 @@ fn parse_toml(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
     serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let key = error.path().to_string();
         let inner = error.into_inner();
-        let line = inner
-            .span()
-            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+        let line = inner.span().map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1);
         ConfigError {
             origin: origin.to_owned(),
             line,
@@ -94,46 +75,23 @@ fn parse_toml(text: &str, origin: &str) -> Result<ConfigFile, ConfigError> {
 }
 
 fn build_input(cx: &Context<'_>, input: InputFile) -> Result<InputConfig, ConfigError> {
-    let InputFile {
-        socket,
-        socket_mode,
-        max_event_bytes,
-        max_clients,
-        idle_timeout_ms,
-    } = input;
+    let InputFile { socket, socket_mode, max_event_bytes, max_clients, idle_timeout_ms } = input;
     let socket = match socket {
-        Some(path) if path.as_os_str().is_empty() => {
-            return Err(cx.error("input.socket", "expected a socket path"))
-        }
+        Some(path) if path.as_os_str().is_empty() => return Err(cx.error("input.socket", "expected a socket path")),
         Some(path) => path,
         None => default_socket_path(),
     };
-    let socket_mode = u32::from_str_radix(&socket_mode, 8)
-        .ok()
-        .filter(|mode| *mode <= 0o777)
-        .ok_or_else(|| {
-            cx.error(
-                "input.socket_mode",
-                format!("expected octal permission bits such as \"0660\", found {socket_mode:?}"),
-            )
-        })?;
+    let socket_mode = u32::from_str_radix(&socket_mode, 8).ok().filter(|mode| *mode <= 0o777).ok_or_else(|| {
+        cx.error("input.socket_mode", format!("expected octal permission bits such as \"0660\", found {socket_mode:?}"))
+    })?;
     if !(1..=16 * 1024 * 1024).contains(&max_event_bytes) {
-        return Err(cx.error(
-            "input.max_event_bytes",
-            format!("expected 1 to 16777216 bytes, found {max_event_bytes}"),
-        ));
+        return Err(cx.error("input.max_event_bytes", format!("expected 1 to 16777216 bytes, found {max_event_bytes}")));
     }
     if max_clients == 0 {
         return Err(cx.error("input.max_clients", "expected at least 1"));
     }
     let idle_timeout = (idle_timeout_ms > 0).then(|| Duration::from_millis(idle_timeout_ms));
-    Ok(InputConfig {
-        socket,
-        socket_mode,
-        max_event_bytes,
-        max_clients,
-        idle_timeout,
-    })
+    Ok(InputConfig { socket, socket_mode, max_event_bytes, max_clients, idle_timeout })
 }
 
 /// `$XDG_RUNTIME_DIR/siem-relay.sock` for a user session, `/tmp/siem-relay.sock` otherwise.
@@ -154,12 +112,7 @@ fn system_hostname() -> String {
     }
 }
 
-fn build_sink(
-    cx: &Context<'_>,
-    hostname: &str,
-    name: String,
-    sink: SinkFile,
-) -> Result<SinkConfig, ConfigError> {
+fn build_sink(cx: &Context<'_>, hostname: &str, name: String, sink: SinkFile) -> Result<SinkConfig, ConfigError> {
     let SinkFile {
         format,
         url,
@@ -179,36 +132,22 @@ fn build_sink(
         tls,
     } = sink;
     let key = |field: &str| format!("sinks.{name}.{field}");
-    if name.is_empty()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(cx.error(
-            format!("sinks.{name}"),
-            "sink names may use only letters, digits, '_' and '-'",
-        ));
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        return Err(cx.error(format!("sinks.{name}"), "sink names may use only letters, digits, '_' and '-'"));
     }
 
     let endpoint = Endpoint::parse(&url).map_err(|reason| cx.error(key("url"), reason))?;
     let framing = match (framing, &endpoint) {
         (None, _) => framing_for(&endpoint, Framing::OctetCounting),
         (Some(text), Endpoint::Tcp(_) | Endpoint::Tls(_)) => {
-            let framing = Framing::parse(&text).ok_or_else(|| {
-                cx.error(
-                    key("framing"),
-                    format!("expected {}, found {text:?}", Framing::NAMES),
-                )
-            })?;
+            let framing = Framing::parse(&text)
+                .ok_or_else(|| cx.error(key("framing"), format!("expected {}, found {text:?}", Framing::NAMES)))?;
             framing_for(&endpoint, framing)
         }
         (Some(_), other) => {
             return Err(cx.error(
                 key("framing"),
-                format!(
-                    "framing applies to tcp:// and tls:// sinks only, not {}",
-                    other.kind()
-                ),
+                format!("framing applies to tcp:// and tls:// sinks only, not {}", other.kind()),
             ))
         }
     };
@@ -217,39 +156,27 @@ fn build_sink(
     let facility = match facility {
         None => 16,
         Some(FacilityValue::Number(n)) if (0..=23).contains(&n) => n as u8,
-        Some(FacilityValue::Name(text)) if FACILITIES.iter().any(|(n, _)| *n == text) => FACILITIES
-            .iter()
-            .find(|(n, _)| *n == text)
-            .map_or(16, |(_, code)| *code),
+        Some(FacilityValue::Name(text)) if FACILITIES.iter().any(|(n, _)| *n == text) => {
+            FACILITIES.iter().find(|(n, _)| *n == text).map_or(16, |(_, code)| *code)
+        }
         Some(other) => {
             let names: Vec<&str> = FACILITIES.iter().map(|(n, _)| *n).collect();
             return Err(cx.error(
                 key("facility"),
-                format!(
-                    "expected a number 0-23 or one of {}, found {other:?}",
-                    names.join(", ")
-                ),
+                format!("expected a number 0-23 or one of {}, found {other:?}", names.join(", ")),
             ));
         }
     };
     let message = match message.as_deref() {
         None | Some("title") => MessageSource::Title,
         Some("json") => MessageSource::Json,
-        Some(other) => {
-            return Err(cx.error(
-                key("message"),
-                format!("expected \"title\" or \"json\", found {other:?}"),
-            ))
-        }
+        Some(other) => return Err(cx.error(key("message"), format!("expected \"title\" or \"json\", found {other:?}"))),
     };
     let max_bytes = match (max_message_bytes, &endpoint) {
         (Some(n), _) if n < rfc5424::MIN_MESSAGE_BYTES => {
             return Err(cx.error(
                 key("max_message_bytes"),
-                format!(
-                    "expected at least {} (RFC 5426 section 3.2), found {n}",
-                    rfc5424::MIN_MESSAGE_BYTES
-                ),
+                format!("expected at least {} (RFC 5426 section 3.2), found {n}", rfc5424::MIN_MESSAGE_BYTES),
             ))
         }
         (Some(n), _) => Some(n),
@@ -268,58 +195,39 @@ fn build_sink(
                 return Err(cx.error(key("sd_id"), format!("expected a private SD-ID \"name@enterprise-number\" of at most 32 characters without '=', ']', '\"' or spaces (RFC 5424 section 7.2.2), found {sd_id:?}")));
             }
             let sd_fields = build_sd_fields(cx, &name, sd_fields)?;
-            Encoder::Rfc5424(Rfc5424::new(
+            Encoder::Rfc5424(Rfc5424::new(Rfc5424Settings {
                 facility,
                 hostname,
-                &app_name,
-                &pid.to_string(),
-                &sd_id,
+                app_name: &app_name,
+                procid: &pid.to_string(),
+                sd_id: &sd_id,
                 sd_fields,
                 message,
                 max_bytes,
-            ))
+            }))
         }
         "rfc3164" => {
             if sd_id.is_some() || !sd_fields.is_empty() {
-                let which = if sd_id.is_some() {
-                    "sd_id"
-                } else {
-                    "sd_fields"
-                };
-                return Err(cx.error(
-                    key(which),
-                    "structured data exists only in format = \"rfc5424\"",
-                ));
+                let which = if sd_id.is_some() { "sd_id" } else { "sd_fields" };
+                return Err(cx.error(key(which), "structured data exists only in format = \"rfc5424\""));
             }
             if !rfc3164::is_tag(&app_name) {
-                return Err(cx.error(key("app_name"), format!("expected 1-32 letters, digits or '-', '_', '.', '/' (RFC 3164 TAG), found {app_name:?}")));
+                return Err(cx.error(
+                    key("app_name"),
+                    format!("expected 1-32 letters, digits or '-', '_', '.', '/' (RFC 3164 TAG), found {app_name:?}"),
+                ));
             }
-            Encoder::Rfc3164(Rfc3164::new(
-                facility, hostname, &app_name, pid, message, max_bytes,
-            ))
+            Encoder::Rfc3164(Rfc3164::new(facility, hostname, &app_name, pid, message, max_bytes))
         }
-        other => {
-            return Err(cx.error(
-                key("format"),
-                format!("expected \"rfc5424\" or \"rfc3164\", found {other:?}"),
-            ))
-        }
+        other => return Err(cx.error(key("format"), format!("expected \"rfc5424\" or \"rfc3164\", found {other:?}"))),
     };
 
     let (limits, when_full) = build_queue(cx, &name, queue)?;
     let tls = match (tls, &endpoint) {
         (Some(tls), Endpoint::Tls(target)) => Some(build_tls(cx, &name, tls, &target.host)?),
-        (None, Endpoint::Tls(target)) => {
-            Some(build_tls(cx, &name, TlsFile::default(), &target.host)?)
-        }
+        (None, Endpoint::Tls(target)) => Some(build_tls(cx, &name, TlsFile::default(), &target.host)?),
         (Some(_), other) => {
-            return Err(cx.error(
-                key("tls"),
-                format!(
-                    "TLS settings apply to tls:// sinks only, not {}",
-                    other.kind()
-                ),
-            ))
+            return Err(cx.error(key("tls"), format!("TLS settings apply to tls:// sinks only, not {}", other.kind())))
         }
         (None, _) => None,
     };
@@ -334,7 +242,10 @@ fn build_sink(
     let backoff_initial = positive("backoff_initial_ms", backoff_initial_ms)?;
     let backoff_max = positive("backoff_max_ms", backoff_max_ms)?;
     if backoff_max < backoff_initial {
-        return Err(cx.error(key("backoff_max_ms"), format!("expected at least backoff_initial_ms ({backoff_initial_ms}), found {backoff_max_ms}")));
+        return Err(cx.error(
+            key("backoff_max_ms"),
+            format!("expected at least backoff_initial_ms ({backoff_initial_ms}), found {backoff_max_ms}"),
+        ));
     }
     Ok(SinkConfig {
         name,
@@ -380,17 +291,10 @@ fn build_filter(
                 )
             })?,
     };
-    Ok(Filter::new(
-        events.iter().map(|pattern| Glob::new(pattern)).collect(),
-        min_score,
-    ))
+    Ok(Filter::new(events.iter().map(|pattern| Glob::new(pattern)).collect(), min_score))
 }
 
-fn build_sd_fields(
-    cx: &Context<'_>,
-    name: &str,
-    fields: Vec<SdFieldValue>,
-) -> Result<Vec<SdField>, ConfigError> {
+fn build_sd_fields(cx: &Context<'_>, name: &str, fields: Vec<SdFieldValue>) -> Result<Vec<SdField>, ConfigError> {
     let mut built: Vec<SdField> = Vec::with_capacity(fields.len());
     for (index, field) in fields.into_iter().enumerate() {
         let key = format!("sinks.{name}.sd_fields[{index}]");
@@ -399,39 +303,21 @@ fn build_sd_fields(
             SdFieldValue::Named(named) => (named.name, named.field),
         };
         if path.is_empty() || path.split('.').any(str::is_empty) {
-            return Err(cx.error(
-                key,
-                format!("expected a field path such as \"data.url\", found {path:?}"),
-            ));
+            return Err(cx.error(key, format!("expected a field path such as \"data.url\", found {path:?}")));
         }
         if !rfc5424::is_sd_name(&param) {
             return Err(cx.error(key, format!("parameter name {param:?} is not a valid SD-NAME (1-32 printable ASCII characters without '=', ']', '\"' or spaces; RFC 5424 section 6.3.3): give one with {{ name = \"...\", field = \"{path}\" }}")));
         }
         if param == "id" || param == "severity" || built.iter().any(|f| *f.name == *param) {
-            return Err(cx.error(
-                key,
-                format!("parameter name {param:?} is already used in the structured data"),
-            ));
+            return Err(cx.error(key, format!("parameter name {param:?} is already used in the structured data")));
         }
-        built.push(SdField {
-            name: param.into(),
-            path: path.into(),
-        });
+        built.push(SdField { name: param.into(), path: path.into() });
     }
     Ok(built)
 }
 
-fn build_queue(
-    cx: &Context<'_>,
-    name: &str,
-    queue: QueueFile,
-) -> Result<(Limits, WhenFull), ConfigError> {
-    let QueueFile {
-        kind,
-        max_events,
-        max_bytes,
-        when_full,
-    } = queue;
+fn build_queue(cx: &Context<'_>, name: &str, queue: QueueFile) -> Result<(Limits, WhenFull), ConfigError> {
+    let QueueFile { kind, max_events, max_bytes, when_full } = queue;
     let key = |field: &str| format!("sinks.{name}.queue.{field}");
     if kind != "memory" {
         return Err(cx.error(key("kind"), format!("expected \"memory\", found {kind:?}")));
@@ -442,19 +328,9 @@ fn build_queue(
     if max_bytes == 0 {
         return Err(cx.error(key("max_bytes"), "expected at least 1"));
     }
-    let when_full = WhenFull::parse(&when_full).ok_or_else(|| {
-        cx.error(
-            key("when_full"),
-            format!("expected {}, found {when_full:?}", WhenFull::NAMES),
-        )
-    })?;
-    Ok((
-        Limits {
-            max_events,
-            max_bytes,
-        },
-        when_full,
-    ))
+    let when_full = WhenFull::parse(&when_full)
+        .ok_or_else(|| cx.error(key("when_full"), format!("expected {}, found {when_full:?}", WhenFull::NAMES)))?;
+    Ok((Limits { max_events, max_bytes }, when_full))
 }
 
 fn build_tls(
@@ -463,15 +339,7 @@ fn build_tls(
     tls: TlsFile,
     url_host: &str,
 ) -> Result<crate::transport::tls::TlsClient, ConfigError> {
-    let TlsFile {
-        ca_file,
-        cert_file,
-        key_file,
-        server_name,
-        verify_hostname,
-        pin_sha256,
-        handshake_timeout_ms,
-    } = tls;
+    let TlsFile { ca_file, cert_file, key_file, server_name, verify_hostname, pin_sha256, handshake_timeout_ms } = tls;
     let key = |field: &str| format!("sinks.{name}.tls.{field}");
     let pins = pin_sha256
         .map(|pins| pins.into_vec())
@@ -479,18 +347,12 @@ fn build_tls(
         .iter()
         .map(|text| {
             parse_pin(text).ok_or_else(|| {
-                cx.error(
-                    key("pin_sha256"),
-                    format!("expected 64 hex digits (colons allowed), found {text:?}"),
-                )
+                cx.error(key("pin_sha256"), format!("expected 64 hex digits (colons allowed), found {text:?}"))
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
     if handshake_timeout_ms == 0 {
-        return Err(cx.error(
-            key("handshake_timeout_ms"),
-            "expected a positive number of milliseconds",
-        ));
+        return Err(cx.error(key("handshake_timeout_ms"), "expected a positive number of milliseconds"));
     }
     let settings = TlsSettings {
         ca_file,
@@ -502,11 +364,7 @@ fn build_tls(
         handshake_timeout: Duration::from_millis(handshake_timeout_ms),
     };
     settings.build(url_host).map_err(|error| {
-        let field = if error.key == "url" {
-            format!("sinks.{name}.url")
-        } else {
-            key(error.key)
-        };
+        let field = if error.key == "url" { format!("sinks.{name}.url") } else { key(error.key) };
         cx.error(field, error.message)
     })
 }

@@ -57,21 +57,14 @@ impl Rfc3164 {
         write_pri(out, self.facility, event.severity().level());
         event.timestamp().write_rfc3164(out);
         out.push(b' ');
-        push_header_field(
-            out,
-            event.host().map(short_hostname).unwrap_or(&self.hostname),
-            HOSTNAME_MAX,
-        );
+        push_header_field(out, event.host().map(short_hostname).unwrap_or(&self.hostname), HOSTNAME_MAX);
         out.extend_from_slice(&self.tag_and_pid);
         let msg_start = out.len();
         push_message(out, event, self.message);
         if out.len() - start <= self.max_bytes {
             return Encoded::default();
         }
-        let keep = char_boundary(
-            &out[msg_start..],
-            (start + self.max_bytes).saturating_sub(msg_start),
-        );
+        let keep = char_boundary(&out[msg_start..], (start + self.max_bytes).saturating_sub(msg_start));
         out.truncate(msg_start + keep);
         Encoded { truncated: true }
     }
@@ -81,9 +74,7 @@ impl Rfc3164 {
 pub fn is_tag(tag: &str) -> bool {
     !tag.is_empty()
         && tag.len() <= TAG_MAX
-        && tag
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
+        && tag.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
 }
 
 /// The host name without its domain; IPv4 and IPv6 addresses are kept whole.
@@ -109,36 +100,20 @@ mod tests {
 
     #[test]
     fn writes_bsd_header_in_utc_with_short_hostname() {
-        let encoder = Rfc3164::new(
-            4,
-            "relay.example.net",
-            "siem-relay",
-            77,
-            MessageSource::Title,
-            None,
-        );
+        let encoder = Rfc3164::new(4, "relay.example.net", "siem-relay", 77, MessageSource::Title, None);
         let (out, _) = encode(
             &encoder,
             r#"{"event":"login_failed","severity":"medium","timestamp":"2024-05-02T01:02:03+02:00","title":"bad password"}"#,
         );
-        assert_eq!(
-            out,
-            "<36>May  1 23:02:03 relay siem-relay[77]: bad password"
-        );
-        let (out, _) = encode(
-            &encoder,
-            r#"{"event":"x","host":"10.0.0.1","timestamp":"2024-05-02T01:02:03Z"}"#,
-        );
+        assert_eq!(out, "<36>May  1 23:02:03 relay siem-relay[77]: bad password");
+        let (out, _) = encode(&encoder, r#"{"event":"x","host":"10.0.0.1","timestamp":"2024-05-02T01:02:03Z"}"#);
         assert_eq!(out, "<38>May  2 01:02:03 10.0.0.1 siem-relay[77]: x");
     }
 
     #[test]
     fn cuts_to_1024_bytes_by_default() {
         let encoder = Rfc3164::new(1, "h", "t", 1, MessageSource::Title, None);
-        let (out, truncated) = encode(
-            &encoder,
-            &format!(r#"{{"event":"x","title":"{}"}}"#, "€".repeat(500)),
-        );
+        let (out, truncated) = encode(&encoder, &format!(r#"{{"event":"x","title":"{}"}}"#, "€".repeat(500)));
         assert!(truncated);
         assert!(out.len() <= 1024 && out.len() > 1020);
     }

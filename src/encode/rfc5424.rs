@@ -56,6 +56,20 @@ pub struct Rfc5424 {
     pub max_bytes: Option<usize>,
 }
 
+/// What an RFC 5424 sink is built from.
+#[derive(Debug, Clone)]
+pub struct Rfc5424Settings<'a> {
+    pub facility: u8,
+    /// HOSTNAME for events without `host`.
+    pub hostname: &'a str,
+    pub app_name: &'a str,
+    pub procid: &'a str,
+    pub sd_id: &'a str,
+    pub sd_fields: Vec<SdField>,
+    pub message: MessageSource,
+    pub max_bytes: Option<usize>,
+}
+
 /// Which structured data to write; the smaller forms are fall-backs for size limits.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum SdForm {
@@ -65,17 +79,10 @@ enum SdForm {
 }
 
 impl Rfc5424 {
-    /// Builds the encoder. `app_name` and `procid` must already be valid header fields.
-    pub fn new(
-        facility: u8,
-        hostname: &str,
-        app_name: &str,
-        procid: &str,
-        sd_id: &str,
-        sd_fields: Vec<SdField>,
-        message: MessageSource,
-        max_bytes: Option<usize>,
-    ) -> Self {
+    /// Builds the encoder from settings whose `app_name`, `procid` and `sd_id` are already
+    /// validated.
+    pub fn new(settings: Rfc5424Settings<'_>) -> Self {
+        let Rfc5424Settings { facility, hostname, app_name, procid, sd_id, sd_fields, message, max_bytes } = settings;
         let mut host = Vec::new();
         push_header_field(&mut host, hostname, HOSTNAME_MAX);
         Rfc5424 {
@@ -102,8 +109,7 @@ impl Rfc5424 {
             out.truncate(start);
             let msg_start = self.write(event, form, out);
             if msg_start - start <= max || form == SdForm::Nil {
-                let keep =
-                    char_boundary(&out[msg_start..], (start + max).saturating_sub(msg_start));
+                let keep = char_boundary(&out[msg_start..], (start + max).saturating_sub(msg_start));
                 out.truncate(msg_start + keep);
                 if out.len() - start > max {
                     // Only an absurdly small limit gets here; config validation prevents it.
@@ -205,9 +211,7 @@ fn format_into(buf: &mut [u8; 8], value: impl std::fmt::Display) -> &[u8] {
 pub fn is_sd_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= SD_NAME_MAX
-        && name
-            .bytes()
-            .all(|b| (33..=126).contains(&b) && !matches!(b, b'=' | b']' | b'"'))
+        && name.bytes().all(|b| (33..=126).contains(&b) && !matches!(b, b'=' | b']' | b'"'))
 }
 
 /// Whether `id` is a valid private SD-ID (section 7.2.2): `name@enterprise-number`, where the
@@ -219,9 +223,7 @@ pub fn is_private_sd_id(id: &str) -> bool {
     is_sd_name(id)
         && !name.is_empty()
         && !number.is_empty()
-        && number
-            .split('.')
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+        && number.split('.').all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -235,23 +237,18 @@ mod tests {
     }
 
     fn encoder(sd_fields: &[(&str, &str)], message: MessageSource, max: Option<usize>) -> Rfc5424 {
-        let fields = sd_fields
-            .iter()
-            .map(|(name, path)| SdField {
-                name: (*name).into(),
-                path: (*path).into(),
-            })
-            .collect();
-        Rfc5424::new(
-            16,
-            "relay-host",
-            "siem-relay",
-            "4242",
-            "siem@32473",
-            fields,
+        let fields =
+            sd_fields.iter().map(|(name, path)| SdField { name: (*name).into(), path: (*path).into() }).collect();
+        Rfc5424::new(Rfc5424Settings {
+            facility: 16,
+            hostname: "relay-host",
+            app_name: "siem-relay",
+            procid: "4242",
+            sd_id: "siem@32473",
+            sd_fields: fields,
             message,
-            max,
-        )
+            max_bytes: max,
+        })
     }
 
     fn encode(encoder: &Rfc5424, json: &str) -> (Vec<u8>, bool) {
@@ -264,10 +261,7 @@ mod tests {
 
     #[test]
     fn writes_every_header_field_and_structured_data() {
-        let (out, truncated) = encode(
-            &encoder(&[("cwe", "data.cwe")], MessageSource::Title, None),
-            FINDING,
-        );
+        let (out, truncated) = encode(&encoder(&[("cwe", "data.cwe")], MessageSource::Title, None), FINDING);
         assert_eq!(
             String::from_utf8(out).expect("utf8"),
             "<131>1 2024-05-01T10:00:00.123456+02:00 web-1 siem-relay 4242 finding_added \
@@ -300,22 +294,20 @@ mod tests {
         let text = String::from_utf8(out).expect("utf8");
         assert_eq!(
             text,
-            format!("<134>1 2024-05-01T12:00:00Z bad_host_ siem-relay 4242 {} [siem@32473 id=\"1\" severity=\"info\"] x", "t".repeat(32))
+            format!(
+                "<134>1 2024-05-01T12:00:00Z bad_host_ siem-relay 4242 {} [siem@32473 id=\"1\" severity=\"info\"] x",
+                "t".repeat(32)
+            )
         );
     }
 
     #[test]
     fn non_ascii_msg_gets_a_bom_and_ascii_msg_does_not() {
         let plain = encoder(&[], MessageSource::Title, None);
-        let (out, _) = encode(
-            &plain,
-            r#"{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","title":"Überprüfung"}"#,
-        );
+        let (out, _) =
+            encode(&plain, r#"{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","title":"Überprüfung"}"#);
         assert!(out.ends_with("] \u{feff}Überprüfung".as_bytes()));
-        let (out, _) = encode(
-            &plain,
-            r#"{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","title":"plain"}"#,
-        );
+        let (out, _) = encode(&plain, r#"{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","title":"plain"}"#);
         assert!(out.ends_with(b"] plain"));
     }
 
@@ -325,11 +317,7 @@ mod tests {
             &encoder(&[], MessageSource::Title, None),
             r#"{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","title":""}"#,
         );
-        assert!(
-            out.ends_with(b"severity=\"info\"]"),
-            "{}",
-            String::from_utf8_lossy(&out)
-        );
+        assert!(out.ends_with(b"severity=\"info\"]"), "{}", String::from_utf8_lossy(&out));
     }
 
     #[test]
@@ -338,40 +326,26 @@ mod tests {
             &encoder(&[], MessageSource::Json, None),
             r#"{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","n":[1,2]}"#,
         );
-        assert!(out.ends_with(
-            br#"] {"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","n":[1,2]}"#
-        ));
+        assert!(out.ends_with(br#"] {"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","n":[1,2]}"#));
     }
 
     #[test]
     fn non_string_and_missing_fields_in_structured_data() {
         let (out, _) = encode(
-            &encoder(
-                &[("n", "n"), ("obj", "obj"), ("gone", "gone"), ("nul", "nul")],
-                MessageSource::Title,
-                None,
-            ),
+            &encoder(&[("n", "n"), ("obj", "obj"), ("gone", "gone"), ("nul", "nul")], MessageSource::Title, None),
             r#"{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","n":5,"obj":{"a":"]"},"nul":null,"title":"t"}"#,
         );
-        assert!(String::from_utf8(out)
-            .expect("utf8")
-            .contains(r#"severity="info" n="5" obj="{\"a\":\"\]\"}"] t"#));
+        assert!(String::from_utf8(out).expect("utf8").contains(r#"severity="info" n="5" obj="{\"a\":\"\]\"}"] t"#));
     }
 
     #[test]
     fn truncates_msg_on_a_character_boundary() {
         let title = "é".repeat(400);
-        let json = format!(
-            r#"{{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","title":"{title}"}}"#
-        );
+        let json = format!(r#"{{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","title":"{title}"}}"#);
         for max in [480, 481, 500, 777] {
             let (out, truncated) = encode(&encoder(&[], MessageSource::Title, Some(max)), &json);
             assert!(truncated);
-            assert!(
-                out.len() == max || out.len() == max - 1,
-                "max {max}: {}",
-                out.len()
-            );
+            assert!(out.len() == max || out.len() == max - 1, "max {max}: {}", out.len());
             let text = std::str::from_utf8(&out).expect("cut on a boundary");
             assert!(text.contains("] \u{feff}éé"));
         }
@@ -380,36 +354,24 @@ mod tests {
     #[test]
     fn falls_back_to_smaller_structured_data_when_header_and_sd_do_not_fit() {
         let big = "v".repeat(600);
-        let json = format!(
-            r#"{{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","big":"{big}","title":"hello"}}"#
-        );
-        let (out, truncated) = encode(
-            &encoder(&[("big", "big")], MessageSource::Title, Some(480)),
-            &json,
-        );
+        let json =
+            format!(r#"{{"event":"x","id":"1","timestamp":"2024-05-01T12:00:00Z","big":"{big}","title":"hello"}}"#);
+        let (out, truncated) = encode(&encoder(&[("big", "big")], MessageSource::Title, Some(480)), &json);
         assert!(truncated);
         assert_eq!(
             String::from_utf8(out).expect("utf8"),
             "<134>1 2024-05-01T12:00:00Z relay-host siem-relay 4242 x [siem@32473 id=\"1\" severity=\"info\"] hello"
         );
         let huge_id = "i".repeat(600);
-        let json = format!(
-            r#"{{"event":"x","id":"{huge_id}","timestamp":"2024-05-01T12:00:00Z","title":"hello"}}"#
-        );
+        let json = format!(r#"{{"event":"x","id":"{huge_id}","timestamp":"2024-05-01T12:00:00Z","title":"hello"}}"#);
         let (out, _) = encode(&encoder(&[], MessageSource::Title, Some(480)), &json);
-        assert_eq!(
-            out,
-            b"<134>1 2024-05-01T12:00:00Z relay-host siem-relay 4242 x - hello"
-        );
+        assert_eq!(out, b"<134>1 2024-05-01T12:00:00Z relay-host siem-relay 4242 x - hello");
     }
 
     #[test]
     fn messages_within_the_limit_are_untouched() {
         let unlimited = encode(&encoder(&[], MessageSource::Json, None), FINDING).0;
-        let (limited, truncated) = encode(
-            &encoder(&[], MessageSource::Json, Some(unlimited.len())),
-            FINDING,
-        );
+        let (limited, truncated) = encode(&encoder(&[], MessageSource::Json, Some(unlimited.len())), FINDING);
         assert_eq!(limited, unlimited);
         assert!(!truncated);
     }

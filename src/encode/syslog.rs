@@ -57,26 +57,15 @@ pub fn push_header_field(out: &mut Vec<u8>, text: &str, max: usize) {
         out.push(b'-');
         return;
     }
-    let mut written = 0;
-    for c in text.chars() {
-        if written == max {
-            break;
-        }
-        let byte = u8::try_from(c)
-            .ok()
-            .filter(|b| (33..=126).contains(b))
-            .unwrap_or(b'_');
-        out.push(byte);
-        written += 1;
+    for c in text.chars().take(max) {
+        out.push(u8::try_from(c).ok().filter(|b| (33..=126).contains(b)).unwrap_or(b'_'));
     }
 }
 
 /// Appends MSG text for `event` as `source` asks.
 pub fn push_message(out: &mut Vec<u8>, event: &Event, source: MessageSource) {
     match source {
-        MessageSource::Title => {
-            out.extend_from_slice(event.title().unwrap_or(event.event_type()).as_bytes())
-        }
+        MessageSource::Title => out.extend_from_slice(event.title().unwrap_or(event.event_type()).as_bytes()),
         // Serialising a map of JSON values into a Vec cannot fail.
         MessageSource::Json => {
             let _ = serde_json::to_writer(&mut *out, event.fields());
@@ -137,9 +126,7 @@ mod tests {
     #[test]
     fn cuts_never_split_a_character() {
         let text = "aé€😀".as_bytes();
-        let cuts: Vec<usize> = (0..=text.len())
-            .map(|max| char_boundary(text, max))
-            .collect();
+        let cuts: Vec<usize> = (0..=text.len()).map(|max| char_boundary(text, max)).collect();
         assert_eq!(cuts, [0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10]);
     }
 }

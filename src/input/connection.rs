@@ -35,12 +35,9 @@ pub struct ConnectionLimits {
 
 /// Tells a client over the `max_clients` limit why it is turned away, then closes.
 pub async fn refuse(mut stream: UnixStream, max_clients: usize) {
-    let reply = json!({"type": "error", "reason": format!("too many clients (max_clients = {max_clients}); try again later")});
-    let _ = tokio::time::timeout(
-        REPLY_TIMEOUT,
-        stream.write_all(format!("{reply}\n").as_bytes()),
-    )
-    .await;
+    let reply =
+        json!({"type": "error", "reason": format!("too many clients (max_clients = {max_clients}); try again later")});
+    let _ = tokio::time::timeout(REPLY_TIMEOUT, stream.write_all(format!("{reply}\n").as_bytes())).await;
 }
 
 /// Replies to one client; disabled after a reply times out or fails.
@@ -83,13 +80,8 @@ pub async fn serve(
 ) {
     let (reader, writer) = stream.into_split();
     // The buffer holds a whole maximal line, so most lines are decoded straight from it.
-    let mut reader = BufReader::with_capacity(
-        (limits.max_event_bytes + 1).clamp(8 * 1024, 1024 * 1024),
-        reader,
-    );
-    let mut replies = Replies {
-        writer: Some(writer),
-    };
+    let mut reader = BufReader::with_capacity((limits.max_event_bytes + 1).clamp(8 * 1024, 1024 * 1024), reader);
+    let mut replies = Replies { writer: Some(writer) };
     let mut tally = Tally::default();
     // A line that spans buffer refills is gathered here.
     let mut partial: Vec<u8> = Vec::new();
@@ -152,8 +144,7 @@ pub async fn serve(
                         // costs more memory than one buffer.
                         partial.clear();
                         discarding = true;
-                        reject_too_long(&stats, &mut replies, &mut tally, limits.max_event_bytes)
-                            .await;
+                        reject_too_long(&stats, &mut replies, &mut tally, limits.max_event_bytes).await;
                     } else {
                         partial.extend_from_slice(buffer);
                     }
@@ -162,24 +153,20 @@ pub async fn serve(
             }
         }
     }
-    replies
-        .send(json!({"type": "summary", "accepted": tally.accepted, "rejected": tally.rejected}))
-        .await;
+    replies.send(json!({"type": "summary", "accepted": tally.accepted, "rejected": tally.rejected})).await;
     if let Some(mut writer) = replies.writer.take() {
         let _ = writer.shutdown().await;
     }
 }
 
 /// Reads more input, honouring the idle timeout.
-async fn fill<'a>(
-    reader: &'a mut BufReader<tokio::net::unix::OwnedReadHalf>,
+async fn fill(
+    reader: &mut BufReader<tokio::net::unix::OwnedReadHalf>,
     idle: Option<Duration>,
-) -> Result<&'a [u8], String> {
+) -> Result<&[u8], String> {
     let read = reader.fill_buf();
     let result = match idle {
-        Some(limit) => tokio::time::timeout(limit, read)
-            .await
-            .map_err(|_| format!("idle for {limit:?}"))?,
+        Some(limit) => tokio::time::timeout(limit, read).await.map_err(|_| format!("idle for {limit:?}"))?,
         None => read.await,
     };
     result.map_err(|error| format!("read failed: {error}"))
@@ -194,13 +181,7 @@ fn decode(line: &[u8]) -> Option<Result<Event, DecodeError>> {
     Some(Event::decode(line, Timestamp::now()))
 }
 
-async fn handle_line(
-    line: &[u8],
-    router: &Router,
-    stats: &InputStats,
-    replies: &mut Replies,
-    tally: &mut Tally,
-) {
+async fn handle_line(line: &[u8], router: &Router, stats: &InputStats, replies: &mut Replies, tally: &mut Tally) {
     dispatch(decode(line), router, stats, replies, tally).await;
 }
 
@@ -223,12 +204,7 @@ async fn dispatch(
     }
 }
 
-async fn reject_too_long(
-    stats: &InputStats,
-    replies: &mut Replies,
-    tally: &mut Tally,
-    limit: usize,
-) {
+async fn reject_too_long(stats: &InputStats, replies: &mut Replies, tally: &mut Tally, limit: usize) {
     tally.line += 1;
     reject(DecodeError::TooLong { limit }, stats, replies, tally).await;
 }
@@ -236,11 +212,7 @@ async fn reject_too_long(
 async fn reject(error: DecodeError, stats: &InputStats, replies: &mut Replies, tally: &mut Tally) {
     tally.rejected += 1;
     stats.reject(&error);
-    debug!(
-        line = tally.line,
-        reason = error.code(),
-        "rejected line: {error}"
-    );
+    debug!(line = tally.line, reason = error.code(), "rejected line: {error}");
     replies
         .send(json!({"type": "rejected", "line": tally.line, "reason_code": error.code(), "reason": error.to_string()}))
         .await;

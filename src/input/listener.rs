@@ -24,11 +24,7 @@ pub enum BindError {
     #[error("{path}: exists and is not a socket; refusing to replace it")]
     NotASocket { path: PathBuf },
     #[error("{path}: {action}: {source}")]
-    Io {
-        path: PathBuf,
-        action: &'static str,
-        source: io::Error,
-    },
+    Io { path: PathBuf, action: &'static str, source: io::Error },
 }
 
 /// A bound listening socket; the socket file is removed when this is dropped, if it is still
@@ -56,38 +52,19 @@ impl Drop for BoundSocket {
 /// The socket is bound under a temporary name, given its mode, then renamed into place, so it
 /// is never reachable with the wrong permissions.
 pub fn bind(path: &Path, mode: u32) -> Result<BoundSocket, BindError> {
-    let io_error = |action: &'static str| {
-        move |source| BindError::Io {
-            path: path.to_owned(),
-            action,
-            source,
-        }
-    };
+    let io_error = |action: &'static str| move |source| BindError::Io { path: path.to_owned(), action, source };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io_error("creating the parent directory"))?;
     }
     match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => {
-            match std::os::unix::net::UnixStream::connect(path) {
-                Ok(_) => {
-                    return Err(BindError::InUse {
-                        path: path.to_owned(),
-                    })
-                }
-                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
-                    warn!(
-                        "replacing stale socket {} left by an earlier run",
-                        path.display()
-                    );
-                }
-                Err(error) => return Err(io_error("probing the existing socket")(error)),
+        Ok(meta) if meta.file_type().is_socket() => match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => return Err(BindError::InUse { path: path.to_owned() }),
+            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+                warn!("replacing stale socket {} left by an earlier run", path.display());
             }
-        }
-        Ok(_) => {
-            return Err(BindError::NotASocket {
-                path: path.to_owned(),
-            })
-        }
+            Err(error) => return Err(io_error("probing the existing socket")(error)),
+        },
+        Ok(_) => return Err(BindError::NotASocket { path: path.to_owned() }),
         Err(error) if error.kind() == io::ErrorKind::NotFound => {}
         Err(error) => return Err(io_error("inspecting the path")(error)),
     }
@@ -95,28 +72,18 @@ pub fn bind(path: &Path, mode: u32) -> Result<BoundSocket, BindError> {
     temporary.push(format!(".{}.tmp", std::process::id()));
     let temporary = PathBuf::from(temporary);
     let _ = std::fs::remove_file(&temporary);
-    let listener =
-        std::os::unix::net::UnixListener::bind(&temporary).map_err(io_error("binding"))?;
+    let listener = std::os::unix::net::UnixListener::bind(&temporary).map_err(io_error("binding"))?;
     let placed = std::fs::set_permissions(&temporary, std::fs::Permissions::from_mode(mode))
         .map_err(io_error("setting the socket mode"))
-        .and_then(|()| {
-            std::fs::rename(&temporary, path).map_err(io_error("moving the socket into place"))
-        });
+        .and_then(|()| std::fs::rename(&temporary, path).map_err(io_error("moving the socket into place")));
     if let Err(error) = placed {
         let _ = std::fs::remove_file(&temporary);
         return Err(error);
     }
     let meta = std::fs::symlink_metadata(path).map_err(io_error("inspecting the bound socket"))?;
-    listener
-        .set_nonblocking(true)
-        .map_err(io_error("setting non-blocking mode"))?;
-    let listener =
-        UnixListener::from_std(listener).map_err(io_error("registering with the runtime"))?;
-    Ok(BoundSocket {
-        listener,
-        path: path.to_owned(),
-        identity: (meta.dev(), meta.ino()),
-    })
+    listener.set_nonblocking(true).map_err(io_error("setting non-blocking mode"))?;
+    let listener = UnixListener::from_std(listener).map_err(io_error("registering with the runtime"))?;
+    Ok(BoundSocket { listener, path: path.to_owned(), identity: (meta.dev(), meta.ino()) })
 }
 
 /// Accepts clients until `stop` fires, each served on its own task (tracked by `tasks`), at
@@ -150,9 +117,11 @@ pub async fn serve(
             continue;
         };
         InputStats::add(&stats.connections);
+        InputStats::add(&stats.active);
         let (router, stats, stop) = (router.clone(), stats.clone(), stop.clone());
         tasks.spawn(async move {
-            connection::serve(stream, router, stats, limits, stop).await;
+            connection::serve(stream, router, stats.clone(), limits, stop).await;
+            stats.active.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             drop(slot);
         });
     }

@@ -47,28 +47,19 @@ impl State {
     /// An event fits if the queue has room for it; an event larger than `max_bytes` still fits
     /// into an empty queue, so an oversized event can never wedge a blocking queue forever.
     fn fits(&self, limits: &Limits, size: usize) -> bool {
-        self.events.is_empty()
-            || (self.events.len() < limits.max_events && self.bytes + size <= limits.max_bytes)
+        self.events.is_empty() || (self.events.len() < limits.max_events && self.bytes + size <= limits.max_bytes)
     }
 }
 
 impl MemoryQueue {
     pub fn new(limits: Limits, when_full: WhenFull) -> Self {
-        MemoryQueue {
-            state: Mutex::default(),
-            limits,
-            when_full,
-            not_empty: Notify::new(),
-            not_full: Notify::new(),
-        }
+        MemoryQueue { state: Mutex::default(), limits, when_full, not_empty: Notify::new(), not_full: Notify::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding this lock cannot leave the state inconsistent (every update is a
         // push or pop plus a counter), so a poisoned lock is still usable.
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Adds an event, applying the `when_full` policy; with `block` this waits for room.
@@ -103,11 +94,7 @@ impl MemoryQueue {
                     state.events.push_back(event);
                     drop(state);
                     self.not_empty.notify_one();
-                    return if dropped == 0 {
-                        Push::Queued
-                    } else {
-                        Push::QueuedDroppingOldest(dropped)
-                    };
+                    return if dropped == 0 { Push::Queued } else { Push::QueuedDroppingOldest(dropped) };
                 }
             }
             room.await;
@@ -116,12 +103,7 @@ impl MemoryQueue {
 
     /// Moves up to `max_events` events (and roughly `max_bytes`, at least one event) into `out`,
     /// waiting until there is at least one. Returns `false` once the queue is closed and empty.
-    pub async fn pop_batch(
-        &self,
-        max_events: usize,
-        max_bytes: usize,
-        out: &mut Vec<Arc<Event>>,
-    ) -> bool {
+    pub async fn pop_batch(&self, max_events: usize, max_bytes: usize, out: &mut Vec<Arc<Event>>) -> bool {
         loop {
             let arrival = self.not_empty.notified();
             tokio::pin!(arrival);
@@ -135,12 +117,7 @@ impl MemoryQueue {
     }
 
     /// Like [`pop_batch`](Self::pop_batch) without waiting: `None` when empty but still open.
-    pub fn try_pop_batch(
-        &self,
-        max_events: usize,
-        max_bytes: usize,
-        out: &mut Vec<Arc<Event>>,
-    ) -> Option<bool> {
+    pub fn try_pop_batch(&self, max_events: usize, max_bytes: usize, out: &mut Vec<Arc<Event>>) -> Option<bool> {
         let mut state = self.lock();
         if state.events.is_empty() {
             return state.closed.then_some(false);
@@ -205,10 +182,7 @@ mod tests {
     }
 
     fn limits(max_events: usize) -> Limits {
-        Limits {
-            max_events,
-            max_bytes: usize::MAX,
-        }
+        Limits { max_events, max_bytes: usize::MAX }
     }
 
     #[tokio::test]
@@ -237,13 +211,7 @@ mod tests {
     #[tokio::test]
     async fn byte_limit_counts_line_sizes() {
         let size = event(1).wire_size();
-        let queue = MemoryQueue::new(
-            Limits {
-                max_events: 100,
-                max_bytes: size * 2,
-            },
-            WhenFull::DropNewest,
-        );
+        let queue = MemoryQueue::new(Limits { max_events: 100, max_bytes: size * 2 }, WhenFull::DropNewest);
         assert_eq!(queue.push(event(1)).await, Push::Queued);
         assert_eq!(queue.push(event(2)).await, Push::Queued);
         assert_eq!(queue.push(event(3)).await, Push::DroppedNewest);
@@ -252,13 +220,7 @@ mod tests {
 
     #[tokio::test]
     async fn oversized_event_still_enters_an_empty_queue() {
-        let queue = MemoryQueue::new(
-            Limits {
-                max_events: 10,
-                max_bytes: 1,
-            },
-            WhenFull::Block,
-        );
+        let queue = MemoryQueue::new(Limits { max_events: 10, max_bytes: 1 }, WhenFull::Block);
         assert_eq!(queue.push(event(1)).await, Push::Queued);
     }
 
@@ -271,10 +233,7 @@ mod tests {
             async move { queue.push(event(2)).await }
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(
-            !producer.is_finished(),
-            "the push must wait while the queue is full"
-        );
+        assert!(!producer.is_finished(), "the push must wait while the queue is full");
         let mut out = Vec::new();
         assert!(queue.pop_batch(10, usize::MAX, &mut out).await);
         assert_eq!(producer.await.expect("joined"), Push::Queued);

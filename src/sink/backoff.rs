@@ -17,12 +17,7 @@ pub struct Backoff {
 impl Backoff {
     pub fn new(initial: Duration, max: Duration) -> Self {
         let random = RandomState::new().hash_one(0x5eed_u64) | 1;
-        Backoff {
-            initial,
-            max: max.max(initial),
-            attempt: 0,
-            random,
-        }
+        Backoff { initial, max: max.max(initial), attempt: 0, random }
     }
 
     /// The delay to wait before the next attempt.
@@ -56,20 +51,10 @@ mod tests {
     #[test]
     fn grows_exponentially_within_jitter_bounds_and_caps() {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(1000));
-        let bounds = [
-            (50, 100),
-            (100, 200),
-            (200, 400),
-            (400, 800),
-            (500, 1000),
-            (500, 1000),
-        ];
+        let bounds = [(50, 100), (100, 200), (200, 400), (400, 800), (500, 1000), (500, 1000)];
         for (low, high) in bounds {
             let delay = backoff.next_delay();
-            assert!(
-                delay >= Duration::from_millis(low) && delay <= Duration::from_millis(high),
-                "{delay:?}"
-            );
+            assert!(delay >= Duration::from_millis(low) && delay <= Duration::from_millis(high), "{delay:?}");
         }
         backoff.reset();
         assert!(backoff.next_delay() <= Duration::from_millis(100));

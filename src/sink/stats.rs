@@ -25,6 +25,8 @@ pub struct SinkStats {
     pub connect_failures: AtomicU64,
     /// Writes that failed on an open connection.
     pub send_failures: AtomicU64,
+    /// Connections the receiver closed or broke (found before writing into them).
+    pub disconnects: AtomicU64,
 }
 
 impl SinkStats {
@@ -40,7 +42,7 @@ impl SinkStats {
     pub fn summary(&self) -> String {
         let get = Self::get;
         format!(
-            "received={} delivered={} dropped_newest={} dropped_oldest={} dropped_shutdown={} truncated={} resent={} connect_failures={} send_failures={}",
+            "received={} delivered={} dropped_newest={} dropped_oldest={} dropped_shutdown={} truncated={} resent={} connect_failures={} send_failures={} disconnects={}",
             get(&self.received),
             get(&self.delivered),
             get(&self.dropped_newest),
@@ -50,6 +52,7 @@ impl SinkStats {
             get(&self.resent),
             get(&self.connect_failures),
             get(&self.send_failures),
+            get(&self.disconnects),
         )
     }
 }

@@ -44,12 +44,7 @@ impl ReplayWindow {
     /// Records a batch written on the current connection, ending at wire offset `end`, or not
     /// (fully) written (`None`), to be replayed on the next connection.
     pub fn push(&mut self, frames: Bytes, events: usize, end: Option<u64>) {
-        self.batches.push_back(Sent {
-            frames,
-            events,
-            end,
-            confirmed: false,
-        });
+        self.batches.push_back(Sent { frames, events, end, confirmed: false });
     }
 
     /// Marks batches that end at or before `acknowledged` as confirmed; returns how many events
@@ -107,13 +102,13 @@ impl ReplayWindow {
         }
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
     /// Events written but not yet confirmed.
     pub fn unconfirmed_events(&self) -> usize {
-        self.batches
-            .iter()
-            .filter(|sent| !sent.confirmed)
-            .map(|sent| sent.events)
-            .sum()
+        self.batches.iter().filter(|sent| !sent.confirmed).map(|sent| sent.events).sum()
     }
 }
 
@@ -160,10 +155,6 @@ mod tests {
         }
         assert_eq!(window.confirm(3 * big as u64), 3);
         let (batches, _) = window.replay(Replay::All);
-        assert_eq!(
-            batches.len(),
-            1,
-            "only the newest confirmed batch fits the budget"
-        );
+        assert_eq!(batches.len(), 1, "only the newest confirmed batch fits the budget");
     }
 }

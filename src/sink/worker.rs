@@ -23,35 +23,37 @@ use crate::transport::{Endpoint, Framing};
 const BATCH_EVENTS: usize = 512;
 /// Most queue bytes (input line sizes) taken into one batch.
 const BATCH_BYTES: usize = 256 * 1024;
-/// How often an idle stream sink asks the kernel what the peer has acknowledged.
-const CONFIRM_INTERVAL: Duration = Duration::from_millis(100);
+/// How often an idle stream sink asks the kernel what the peer has acknowledged and looks
+/// whether the peer has gone, so confirmations and re-sends do not wait for the next event.
+const MAINTAIN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Runs one sink until its queue is closed and drained (and, for streams, everything written is
 /// acknowledged), or until `abort` fires. Whatever is left undelivered is counted in
 /// `dropped_shutdown`.
-pub async fn run(
-    config: Arc<SinkConfig>,
-    queue: Arc<MemoryQueue>,
-    stats: Arc<SinkStats>,
-    abort: CancellationToken,
-) {
+pub async fn run(config: Arc<SinkConfig>, queue: Arc<MemoryQueue>, stats: Arc<SinkStats>, abort: CancellationToken) {
     let mut delivery = Delivery::new(&config, stats.clone());
     let mut events: Vec<Arc<Event>> = Vec::with_capacity(BATCH_EVENTS);
     let mut encoder_scratch = Vec::new();
     let mut lost_in_flight = 0;
     loop {
         events.clear();
-        let more = tokio::select! {
+        let popped = tokio::select! {
             biased;
             () = abort.cancelled() => break,
-            more = queue.pop_batch(BATCH_EVENTS, BATCH_BYTES, &mut events) => more,
-            () = tokio::time::sleep(CONFIRM_INTERVAL), if delivery.awaiting_confirmation() => {
-                delivery.confirm();
+            more = queue.pop_batch(BATCH_EVENTS, BATCH_BYTES, &mut events) => Some(more),
+            () = tokio::time::sleep(MAINTAIN_INTERVAL), if delivery.needs_maintenance() => None,
+        };
+        match popped {
+            None => {
+                tokio::select! {
+                    biased;
+                    () = abort.cancelled() => break,
+                    () = delivery.maintain() => {}
+                }
                 continue;
             }
-        };
-        if !more {
-            break;
+            Some(false) => break,
+            Some(true) => {}
         }
         let batch = encode_batch(&config, &events, &mut encoder_scratch, &stats);
         tokio::select! {
@@ -82,16 +84,8 @@ struct Batch {
     ends: Vec<usize>,
 }
 
-fn encode_batch(
-    config: &SinkConfig,
-    events: &[Arc<Event>],
-    scratch: &mut Vec<u8>,
-    stats: &SinkStats,
-) -> Batch {
-    let mut batch = Batch {
-        bytes: Vec::with_capacity(events.len() * 256),
-        ends: Vec::with_capacity(events.len()),
-    };
+fn encode_batch(config: &SinkConfig, events: &[Arc<Event>], scratch: &mut Vec<u8>, stats: &SinkStats) -> Batch {
+    let mut batch = Batch { bytes: Vec::with_capacity(events.len() * 256), ends: Vec::with_capacity(events.len()) };
     let mut truncated = 0;
     for event in events {
         scratch.clear();
@@ -120,26 +114,17 @@ enum Delivery {
 impl Delivery {
     fn new(config: &Arc<SinkConfig>, stats: Arc<SinkStats>) -> Self {
         let backoff = Backoff::new(config.backoff_initial, config.backoff_max);
-        let shared = Shared {
-            config: config.clone(),
-            stats,
-            backoff,
-        };
+        let shared = Shared { config: config.clone(), stats, backoff };
         match &config.endpoint {
             Endpoint::Tcp(_) | Endpoint::Tls(_) => Delivery::Stream(StreamDelivery {
                 shared,
                 connection: None,
                 window: ReplayWindow::default(),
                 pending_replay: None,
+                reconnect_delay: None,
             }),
-            Endpoint::Udp(_) => Delivery::Udp(UdpDelivery {
-                shared,
-                socket: None,
-            }),
-            Endpoint::File(_) | Endpoint::Console => Delivery::Local(LocalDelivery {
-                shared,
-                writer: None,
-            }),
+            Endpoint::Udp(_) => Delivery::Udp(UdpDelivery { shared, socket: None }),
+            Endpoint::File(_) | Endpoint::Console => Delivery::Local(LocalDelivery { shared, writer: None }),
         }
     }
 
@@ -153,20 +138,25 @@ impl Delivery {
         }
     }
 
-    fn awaiting_confirmation(&self) -> bool {
-        self.unconfirmed_events() > 0
+    fn needs_maintenance(&self) -> bool {
+        match self {
+            Delivery::Stream(stream) => stream.connection.is_some() || stream.has_replay(),
+            Delivery::Udp(_) | Delivery::Local(_) => false,
+        }
+    }
+
+    /// Between batches: confirm what the peer acknowledged, notice a peer that went away, and
+    /// re-send what it may have lost.
+    async fn maintain(&mut self) {
+        if let Delivery::Stream(stream) = self {
+            stream.maintain().await;
+        }
     }
 
     fn unconfirmed_events(&self) -> usize {
         match self {
             Delivery::Stream(stream) => stream.window.unconfirmed_events(),
             Delivery::Udp(_) | Delivery::Local(_) => 0,
-        }
-    }
-
-    fn confirm(&mut self) {
-        if let Delivery::Stream(stream) = self {
-            stream.confirm();
         }
     }
 
@@ -205,6 +195,8 @@ struct StreamDelivery {
     window: ReplayWindow,
     /// Set when the connection was lost: how much of the window the next one must replay.
     pending_replay: Option<Replay>,
+    /// Wait before the next connection attempt after losing one.
+    reconnect_delay: Option<Duration>,
 }
 
 impl StreamDelivery {
@@ -241,8 +233,12 @@ impl StreamDelivery {
     }
 
     fn lost(&mut self, why: &str, replay: Replay) {
+        SinkStats::add(&self.shared.stats.disconnects, 1);
         info!(sink = %self.shared.config.name, "{why}; reconnecting");
         self.connection = None;
+        // A receiver that accepts connections and then drops them must not be hammered: the
+        // next connection waits out the backoff, which only a confirmed batch resets.
+        self.reconnect_delay = Some(self.shared.backoff.next_delay());
         // A second loss before reconnecting keeps the wider of the two replays.
         self.pending_replay = Some(match self.pending_replay {
             Some(Replay::All) => Replay::All,
@@ -268,21 +264,23 @@ impl StreamDelivery {
 
     /// One connection attempt; on failure the backoff delay has been waited out.
     async fn connect_and_replay(&mut self) -> Option<StreamConnection> {
+        if let Some(delay) = self.reconnect_delay.take() {
+            tokio::time::sleep(delay).await;
+        }
         let config = self.shared.config.clone();
         let (target, tls) = match &config.endpoint {
             Endpoint::Tcp(target) => (target, None),
             Endpoint::Tls(target) => (target, config.tls.as_ref()),
             _ => unreachable!("stream delivery is only built for tcp and tls endpoints"),
         };
-        let mut connection =
-            match StreamConnection::connect(target, config.connect_timeout, tls).await {
-                Ok(connection) => connection,
-                Err(error) => {
-                    SinkStats::add(&self.shared.stats.connect_failures, 1);
-                    self.shared.failed("cannot connect", &error).await;
-                    return None;
-                }
-            };
+        let mut connection = match StreamConnection::connect(target, config.connect_timeout, tls).await {
+            Ok(connection) => connection,
+            Err(error) => {
+                SinkStats::add(&self.shared.stats.connect_failures, 1);
+                self.shared.failed("cannot connect", &error).await;
+                return None;
+            }
+        };
         if let Some(how) = self.pending_replay {
             let (batches, events) = self.window.replay(how);
             let mut ends = Vec::with_capacity(batches.len());
@@ -290,9 +288,7 @@ impl StreamDelivery {
                 if let Err(error) = connection.send(frames).await {
                     SinkStats::add(&self.shared.stats.send_failures, 1);
                     self.pending_replay = Some(Replay::All);
-                    self.shared
-                        .failed("re-sending after reconnect failed", &error)
-                        .await;
+                    self.shared.failed("re-sending after reconnect failed", &error).await;
                     return None;
                 }
                 ends.push(connection.wire_bytes());
@@ -305,7 +301,6 @@ impl StreamDelivery {
             self.pending_replay = None;
         }
         debug!(sink = %self.shared.config.name, "connected to {}", config.endpoint);
-        self.shared.succeeded();
         Some(connection)
     }
 
@@ -315,7 +310,34 @@ impl StreamDelivery {
         };
         if let Ok(acknowledged) = connection.acknowledged_up_to() {
             let confirmed = self.window.confirm(acknowledged);
-            SinkStats::add(&self.shared.stats.delivered, confirmed as u64);
+            if confirmed > 0 {
+                SinkStats::add(&self.shared.stats.delivered, confirmed as u64);
+                self.shared.succeeded();
+            }
+        }
+    }
+
+    /// Whether a lost connection left batches that must be re-sent.
+    fn has_replay(&self) -> bool {
+        match self.pending_replay {
+            None => false,
+            Some(Replay::Unconfirmed) => self.window.unconfirmed_events() > 0,
+            Some(Replay::All) => !self.window.is_empty(),
+        }
+    }
+
+    async fn maintain(&mut self) {
+        self.confirm();
+        if let Some(connection) = &mut self.connection {
+            match connection.peer_state() {
+                PeerState::Open => return,
+                PeerState::Closed => self.lost("receiver closed the connection", Replay::Unconfirmed),
+                PeerState::Failed(error) => self.lost(&format!("connection failed: {error}"), Replay::All),
+            }
+        }
+        // Closed cleanly with everything confirmed: reconnect lazily, with the next batch.
+        if self.has_replay() {
+            let _ = self.connected().await;
         }
     }
 
@@ -328,12 +350,8 @@ impl StreamDelivery {
             let connection = self.connected().await;
             match connection.peer_state() {
                 PeerState::Open => tokio::time::sleep(Duration::from_millis(20)).await,
-                PeerState::Closed => {
-                    self.lost("receiver closed the connection", Replay::Unconfirmed)
-                }
-                PeerState::Failed(error) => {
-                    self.lost(&format!("connection failed: {error}"), Replay::All)
-                }
+                PeerState::Closed => self.lost("receiver closed the connection", Replay::Unconfirmed),
+                PeerState::Failed(error) => self.lost(&format!("connection failed: {error}"), Replay::All),
             }
         }
     }

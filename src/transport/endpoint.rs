@@ -62,21 +62,11 @@ impl Endpoint {
             "udp" => parse_host_port(rest, 514).map(Endpoint::Udp),
             "tcp" => parse_host_port(rest, 514).map(Endpoint::Tcp),
             "tls" => parse_host_port(rest, 6514).map(Endpoint::Tls),
-            "file" if rest.starts_with('/') && rest.len() > 1 => {
-                Ok(Endpoint::File(PathBuf::from(rest)))
-            }
-            "file" => Err(format!(
-                "expected an absolute path such as file:///var/log/events.log, found {url:?}"
-            )),
+            "file" if rest.starts_with('/') && rest.len() > 1 => Ok(Endpoint::File(PathBuf::from(rest))),
+            "file" => Err(format!("expected an absolute path such as file:///var/log/events.log, found {url:?}")),
             other => Err(format!("unsupported scheme {other:?}: expected {EXPECTED}")),
         }
-        .map_err(|reason| {
-            if reason.contains(url) {
-                reason
-            } else {
-                format!("{reason} in {url:?}")
-            }
-        })
+        .map_err(|reason| if reason.contains(url) { reason } else { format!("{reason} in {url:?}") })
     }
 
     /// Short name of the transport, for messages and metrics.
@@ -97,22 +87,13 @@ fn parse_host_port(rest: &str, default_port: u16) -> Result<HostPort, String> {
         return Err("expected only host and port (no path, query, fragment or user)".to_owned());
     }
     let (host, port) = if let Some(bracketed) = rest.strip_prefix('[') {
-        let (host, after) = bracketed
-            .split_once(']')
-            .ok_or("unclosed '[' in IPv6 address")?;
+        let (host, after) = bracketed.split_once(']').ok_or("unclosed '[' in IPv6 address")?;
         if host.parse::<std::net::Ipv6Addr>().is_err() {
             return Err(format!("{host:?} is not an IPv6 address"));
         }
         match after {
             "" => (host, None),
-            _ => (
-                host,
-                Some(
-                    after
-                        .strip_prefix(':')
-                        .ok_or("expected ':' and a port after ']'")?,
-                ),
-            ),
+            _ => (host, Some(after.strip_prefix(':').ok_or("expected ':' and a port after ']'")?)),
         }
     } else {
         match rest.rsplit_once(':') {
@@ -133,10 +114,7 @@ fn parse_host_port(rest: &str, default_port: u16) -> Result<HostPort, String> {
             _ => return Err(format!("port must be 1-65535, found {text:?}")),
         },
     };
-    Ok(HostPort {
-        host: host.to_owned(),
-        port,
-    })
+    Ok(HostPort { host: host.to_owned(), port })
 }
 
 #[cfg(test)]
@@ -144,38 +122,17 @@ mod tests {
     use super::*;
 
     fn hp(host: &str, port: u16) -> HostPort {
-        HostPort {
-            host: host.to_owned(),
-            port,
-        }
+        HostPort { host: host.to_owned(), port }
     }
 
     #[test]
     fn parses_every_scheme_with_default_ports() {
-        assert_eq!(
-            Endpoint::parse("udp://10.0.0.1"),
-            Ok(Endpoint::Udp(hp("10.0.0.1", 514)))
-        );
-        assert_eq!(
-            Endpoint::parse("tcp://siem.example:1514"),
-            Ok(Endpoint::Tcp(hp("siem.example", 1514)))
-        );
-        assert_eq!(
-            Endpoint::parse("tls://siem.example"),
-            Ok(Endpoint::Tls(hp("siem.example", 6514)))
-        );
-        assert_eq!(
-            Endpoint::parse("tls://[::1]:6514/"),
-            Ok(Endpoint::Tls(hp("::1", 6514)))
-        );
-        assert_eq!(
-            Endpoint::parse("tcp://[fe80::1]"),
-            Ok(Endpoint::Tcp(hp("fe80::1", 514)))
-        );
-        assert_eq!(
-            Endpoint::parse("file:///var/log/x.log"),
-            Ok(Endpoint::File("/var/log/x.log".into()))
-        );
+        assert_eq!(Endpoint::parse("udp://10.0.0.1"), Ok(Endpoint::Udp(hp("10.0.0.1", 514))));
+        assert_eq!(Endpoint::parse("tcp://siem.example:1514"), Ok(Endpoint::Tcp(hp("siem.example", 1514))));
+        assert_eq!(Endpoint::parse("tls://siem.example"), Ok(Endpoint::Tls(hp("siem.example", 6514))));
+        assert_eq!(Endpoint::parse("tls://[::1]:6514/"), Ok(Endpoint::Tls(hp("::1", 6514))));
+        assert_eq!(Endpoint::parse("tcp://[fe80::1]"), Ok(Endpoint::Tcp(hp("fe80::1", 514))));
+        assert_eq!(Endpoint::parse("file:///var/log/x.log"), Ok(Endpoint::File("/var/log/x.log".into())));
         assert_eq!(Endpoint::parse("console"), Ok(Endpoint::Console));
         assert_eq!(hp("::1", 1).to_string(), "[::1]:1");
     }

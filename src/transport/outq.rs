@@ -14,13 +14,7 @@ pub fn unacknowledged_bytes(socket: BorrowedFd<'_>) -> io::Result<u64> {
     let mut pending: libc::c_int = 0;
     // SAFETY: `socket` is a live descriptor for the duration of the borrow, and SIOCOUTQ
     // (= TIOCOUTQ) writes exactly one `c_int` through the pointer, which points at `pending`.
-    let result = unsafe {
-        libc::ioctl(
-            socket.as_raw_fd(),
-            libc::TIOCOUTQ,
-            &mut pending as *mut libc::c_int,
-        )
-    };
+    let result = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut pending as *mut libc::c_int) };
     if result < 0 {
         return Err(io::Error::last_os_error());
     }

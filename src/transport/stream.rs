@@ -25,21 +25,13 @@ pub struct CountingTcp {
 }
 
 impl AsyncRead for CountingTcp {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for CountingTcp {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let result = Pin::new(&mut self.inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = result {
             self.written += n as u64;
@@ -92,30 +84,19 @@ pub enum ConnectError {
 impl StreamConnection {
     /// Connects to `target` (trying each resolved address in turn within `timeout`), then
     /// performs the TLS handshake when `tls` is given.
-    pub async fn connect(
-        target: &HostPort,
-        timeout: Duration,
-        tls: Option<&TlsClient>,
-    ) -> Result<Self, ConnectError> {
+    pub async fn connect(target: &HostPort, timeout: Duration, tls: Option<&TlsClient>) -> Result<Self, ConnectError> {
         let tcp = connect_tcp(target, timeout).await?;
-        let counting = CountingTcp {
-            inner: tcp,
-            written: 0,
-        };
+        let counting = CountingTcp { inner: tcp, written: 0 };
         let Some(tls) = tls else {
             return Ok(StreamConnection::Tcp(counting));
         };
         let connector = TlsConnector::from(tls.config.clone());
         let handshake = connector.connect(tls.server_name.clone(), counting);
         match tokio::time::timeout(tls.handshake_timeout, handshake).await {
-            Err(_) => Err(ConnectError::HandshakeTimeout {
-                target: target.to_string(),
-                timeout: tls.handshake_timeout,
-            }),
-            Ok(Err(source)) => Err(ConnectError::Handshake {
-                target: target.to_string(),
-                source,
-            }),
+            Err(_) => {
+                Err(ConnectError::HandshakeTimeout { target: target.to_string(), timeout: tls.handshake_timeout })
+            }
+            Ok(Err(source)) => Err(ConnectError::Handshake { target: target.to_string(), source }),
             Ok(Ok(stream)) => Ok(StreamConnection::Tls(Box::new(stream))),
         }
     }
@@ -161,18 +142,14 @@ impl StreamConnection {
             let mut buf = ReadBuf::new(&mut scratch);
             let poll = match self {
                 StreamConnection::Tcp(tcp) => Pin::new(tcp).poll_read(&mut context, &mut buf),
-                StreamConnection::Tls(tls) => {
-                    Pin::new(tls.as_mut()).poll_read(&mut context, &mut buf)
-                }
+                StreamConnection::Tls(tls) => Pin::new(tls.as_mut()).poll_read(&mut context, &mut buf),
             };
             match poll {
                 Poll::Pending => return PeerState::Open,
                 Poll::Ready(Ok(())) if buf.filled().is_empty() => return PeerState::Closed,
                 Poll::Ready(Ok(())) => continue,
                 // A TLS peer that vanished without close_notify is still a peer that closed.
-                Poll::Ready(Err(error)) if error.kind() == io::ErrorKind::UnexpectedEof => {
-                    return PeerState::Closed
-                }
+                Poll::Ready(Err(error)) if error.kind() == io::ErrorKind::UnexpectedEof => return PeerState::Closed,
                 Poll::Ready(Err(error)) => return PeerState::Failed(error),
             }
         }
@@ -184,10 +161,7 @@ async fn connect_tcp(target: &HostPort, timeout: Duration) -> Result<TcpStream, 
     let attempt = async {
         let addresses = tokio::net::lookup_host((target.host.as_str(), target.port))
             .await
-            .map_err(|source| ConnectError::Resolve {
-                target: name.clone(),
-                source,
-            })?;
+            .map_err(|source| ConnectError::Resolve { target: name.clone(), source })?;
         let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address");
         for address in addresses {
             match TcpStream::connect(address).await {
@@ -195,17 +169,11 @@ async fn connect_tcp(target: &HostPort, timeout: Duration) -> Result<TcpStream, 
                 Err(error) => last = error,
             }
         }
-        Err(ConnectError::Connect {
-            target: name.clone(),
-            source: last,
-        })
+        Err(ConnectError::Connect { target: name.clone(), source: last })
     };
-    let stream = tokio::time::timeout(timeout, attempt).await.map_err(|_| {
-        ConnectError::ConnectTimeout {
-            target: name.clone(),
-            timeout,
-        }
-    })??;
+    let stream = tokio::time::timeout(timeout, attempt)
+        .await
+        .map_err(|_| ConnectError::ConnectTimeout { target: name.clone(), timeout })??;
     // Batches are already coalesced; waiting for more (Nagle) would only add latency.
     let _ = stream.set_nodelay(true);
     // Keepalive finds a dead peer on an idle connection, so the next batch is not written into a

@@ -10,9 +10,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use sha2::{Digest, Sha256};
 
 /// TLS settings as configured, before any file is read.
@@ -39,9 +37,7 @@ pub struct TlsClient {
 impl std::fmt::Debug for TlsClient {
     // The config holds the client's private key: never print it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TlsClient")
-            .field("server_name", &self.server_name)
-            .finish_non_exhaustive()
+        f.debug_struct("TlsClient").field("server_name", &self.server_name).finish_non_exhaustive()
     }
 }
 
@@ -54,10 +50,7 @@ pub struct TlsConfigError {
 }
 
 fn error(key: &'static str, message: impl Into<String>) -> TlsConfigError {
-    TlsConfigError {
-        key,
-        message: message.into(),
-    }
+    TlsConfigError { key, message: message.into() }
 }
 
 /// Parses a pin: 64 hex digits, colons allowed (as `openssl x509 -fingerprint -sha256` prints).
@@ -82,17 +75,8 @@ impl TlsSettings {
         let roots = Arc::new(self.root_store()?);
         let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
             .build()
-            .map_err(|e| {
-                error(
-                    "ca_file",
-                    format!("cannot build a verifier from the trust store: {e}"),
-                )
-            })?;
-        let verifier = Arc::new(Verifier {
-            webpki,
-            verify_hostname: self.verify_hostname,
-            pins: self.pins.clone(),
-        });
+            .map_err(|e| error("ca_file", format!("cannot build a verifier from the trust store: {e}")))?;
+        let verifier = Arc::new(Verifier { webpki, verify_hostname: self.verify_hostname, pins: self.pins.clone() });
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| error("ca_file", format!("TLS provider: {e}")))?
@@ -105,50 +89,21 @@ impl TlsSettings {
                 let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| {
                     error(
                         "key_file",
-                        format!(
-                            "cannot read a PEM private key from {}: {}",
-                            key_file.display(),
-                            pem_reason(&e)
-                        ),
+                        format!("cannot read a PEM private key from {}: {}", key_file.display(), pem_reason(&e)),
                     )
                 })?;
-                builder.with_client_auth_cert(chain, key).map_err(|e| {
-                    error(
-                        "key_file",
-                        format!("client certificate and key do not fit together: {e}"),
-                    )
-                })?
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| error("key_file", format!("client certificate and key do not fit together: {e}")))?
             }
-            (Some(_), None) => {
-                return Err(error(
-                    "key_file",
-                    "expected a key_file to go with cert_file",
-                ))
-            }
-            (None, Some(_)) => {
-                return Err(error(
-                    "cert_file",
-                    "expected a cert_file to go with key_file",
-                ))
-            }
+            (Some(_), None) => return Err(error("key_file", "expected a key_file to go with cert_file")),
+            (None, Some(_)) => return Err(error("cert_file", "expected a cert_file to go with key_file")),
         };
         let name = self.server_name.as_deref().unwrap_or(url_host);
-        let key = if self.server_name.is_some() {
-            "server_name"
-        } else {
-            "url"
-        };
-        let server_name = ServerName::try_from(name.to_owned()).map_err(|_| {
-            error(
-                key,
-                format!("expected a DNS name or IP address, found {name:?}"),
-            )
-        })?;
-        Ok(TlsClient {
-            config: Arc::new(config),
-            server_name,
-            handshake_timeout: self.handshake_timeout,
-        })
+        let key = if self.server_name.is_some() { "server_name" } else { "url" };
+        let server_name = ServerName::try_from(name.to_owned())
+            .map_err(|_| error(key, format!("expected a DNS name or IP address, found {name:?}")))?;
+        Ok(TlsClient { config: Arc::new(config), server_name, handshake_timeout: self.handshake_timeout })
     }
 
     fn root_store(&self) -> Result<RootCertStore, TlsConfigError> {
@@ -156,12 +111,9 @@ impl TlsSettings {
         match &self.ca_file {
             Some(path) => {
                 for cert in read_certificates(path).map_err(|m| error("ca_file", m))? {
-                    roots.add(cert).map_err(|e| {
-                        error(
-                            "ca_file",
-                            format!("{}: unusable CA certificate: {e}", path.display()),
-                        )
-                    })?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| error("ca_file", format!("{}: unusable CA certificate: {e}", path.display())))?;
                 }
             }
             None => {
@@ -182,13 +134,7 @@ impl TlsSettings {
 fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| {
-            format!(
-                "cannot read PEM certificates from {}: {}",
-                path.display(),
-                pem_reason(&e)
-            )
-        })?;
+        .map_err(|e| format!("cannot read PEM certificates from {}: {}", path.display(), pem_reason(&e)))?;
     if certs.is_empty() {
         return Err(format!("{} holds no PEM certificate", path.display()));
     }
@@ -222,13 +168,7 @@ impl ServerCertVerifier for Verifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.webpki.verify_server_cert(
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        ) {
+        match self.webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Ok(_) => {}
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
@@ -238,9 +178,9 @@ impl ServerCertVerifier for Verifier {
         if !self.pins.is_empty() {
             let digest: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
             if !self.pins.contains(&digest) {
-                return Err(rustls::Error::InvalidCertificate(CertificateError::Other(
-                    rustls::OtherError(Arc::new(PinMismatch)),
-                )));
+                return Err(rustls::Error::InvalidCertificate(CertificateError::Other(rustls::OtherError(Arc::new(
+                    PinMismatch,
+                )))));
             }
         }
         Ok(ServerCertVerified::assertion())

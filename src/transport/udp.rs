@@ -21,19 +21,10 @@ impl UdpConnection {
         let address = tokio::net::lookup_host((target.host.as_str(), target.port))
             .await?
             .next()
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::NotFound,
-                    format!("{target} resolved to no address"),
-                )
-            })?;
-        let local: SocketAddr = if address.is_ipv4() {
-            "0.0.0.0:0"
-        } else {
-            "[::]:0"
-        }
-        .parse()
-        .map_err(|_| io::Error::other("bad local address"))?;
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("{target} resolved to no address")))?;
+        let local: SocketAddr = if address.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" }
+            .parse()
+            .map_err(|_| io::Error::other("bad local address"))?;
         let socket = UdpSocket::bind(local).await?;
         socket.connect(address).await?;
         Ok(UdpConnection { socket })
@@ -42,10 +33,7 @@ impl UdpConnection {
     pub async fn send(&self, datagram: &[u8]) -> io::Result<()> {
         let sent = self.socket.send(datagram).await?;
         if sent != datagram.len() {
-            return Err(io::Error::other(format!(
-                "sent {sent} of {} bytes",
-                datagram.len()
-            )));
+            return Err(io::Error::other(format!("sent {sent} of {} bytes", datagram.len())));
         }
         Ok(())
     }

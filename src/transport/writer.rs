@@ -16,11 +16,7 @@ impl LocalWriter {
     /// Opens `path` for appending, creating it with mode 0640 (events can be sensitive).
     pub async fn open_file(path: &Path) -> io::Result<Self> {
         use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .mode(0o640)
-            .open(path)?;
+        let file = std::fs::OpenOptions::new().append(true).create(true).mode(0o640).open(path)?;
         Ok(LocalWriter::File(tokio::fs::File::from_std(file)))
     }
 

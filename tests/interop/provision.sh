@@ -71,10 +71,11 @@ apt_install() {
     [ "${#missing[@]}" -eq 0 ] && return 0
     log "installing: ${missing[*]}"
     block_service_starts
-    local opts=(-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
+    local opts=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=300
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
     if ! "${SUDO[@]}" apt-get install "${opts[@]}" "${missing[@]}" >"$interop_dir/apt-install.log" 2>&1; then
         log "apt-get install failed; running apt-get update and retrying"
-        "${SUDO[@]}" apt-get update -q >"$interop_dir/apt-update.log" 2>&1 \
+        "${SUDO[@]}" apt-get update -q -o DPkg::Lock::Timeout=300 >"$interop_dir/apt-update.log" 2>&1 \
             || { cat "$interop_dir/apt-update.log" >&2; die "apt-get update failed"; }
         "${SUDO[@]}" apt-get install "${opts[@]}" "${missing[@]}" >"$interop_dir/apt-install.log" 2>&1 \
             || { cat "$interop_dir/apt-install.log" >&2; die "apt-get install ${missing[*]} failed"; }
@@ -87,11 +88,8 @@ system_rsyslogd_pids() {
     local d pid cmd
     for d in /proc/[0-9]*; do
         pid="${d#/proc/}"
+        [ "$( { cat "$d/comm"; } 2>/dev/null || true)" = "rsyslogd" ] || continue
         cmd="$( { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null || true)"
-        case "$cmd" in
-            *rsyslogd*) ;;
-            *) continue ;;
-        esac
         case " $cmd " in
             *" -f "*) continue ;;
         esac
@@ -150,7 +148,7 @@ if ! sng_ok; then
     chmod 777 "$dl"
     if ! (cd "$dl" && apt-get download -q syslog-ng-core >"$dl/download.log" 2>&1); then
         log "apt-get download failed; running apt-get update and retrying"
-        "${SUDO[@]}" apt-get update -q >"$interop_dir/apt-update.log" 2>&1 \
+        "${SUDO[@]}" apt-get update -q -o DPkg::Lock::Timeout=300 >"$interop_dir/apt-update.log" 2>&1 \
             || { cat "$interop_dir/apt-update.log" >&2; die "apt-get update failed"; }
         (cd "$dl" && apt-get download -q syslog-ng-core >"$dl/download.log" 2>&1) \
             || { cat "$dl/download.log" >&2; rm -rf "$dl"; die "apt-get download syslog-ng-core failed"; }

@@ -118,9 +118,7 @@ impl Kind {
             Kind::SyslogNg => {
                 let (main, offset) = if let Some(s) = sent.strip_suffix('Z') {
                     (s, "+00:00".to_string())
-                } else if sent.len() >= 6
-                    && matches!(sent.as_bytes()[sent.len() - 6], b'+' | b'-')
-                {
+                } else if sent.len() >= 6 && matches!(sent.as_bytes()[sent.len() - 6], b'+' | b'-') {
                     (&sent[..sent.len() - 6], sent[sent.len() - 6..].to_string())
                 } else {
                     (sent, String::new())
@@ -257,12 +255,7 @@ pub enum Transport {
     /// when `require_client_cert`.
     /// syslog-ng: `syslog(transport("tls"))` with `peer-verify(optional-untrusted)`, or
     /// `required-trusted` when `require_client_cert`.
-    Tls {
-        ca_file: PathBuf,
-        cert_file: PathBuf,
-        key_file: PathBuf,
-        require_client_cert: bool,
-    },
+    Tls { ca_file: PathBuf, cert_file: PathBuf, key_file: PathBuf, require_client_cert: bool },
 }
 
 impl Transport {
@@ -285,10 +278,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            max_message_size: 64 * 1024,
-            rsyslog_escape_control_chars: false,
-        }
+        Options { max_message_size: 64 * 1024, rsyslog_escape_control_chars: false }
     }
 }
 
@@ -338,10 +328,7 @@ pub struct Record {
 impl Record {
     /// The value of the SD parameter `name` in element `sd_id`, if the receiver parsed one.
     pub fn sd_param(&self, sd_id: &str, name: &str) -> Option<&str> {
-        self.sd_params
-            .iter()
-            .find(|(i, n, _)| i == sd_id && n == name)
-            .map(|(_, _, v)| v.as_str())
+        self.sd_params.iter().find(|(i, n, _)| i == sd_id && n == name).map(|(_, _, v)| v.as_str())
     }
 
     fn from_json(kind: Kind, json: Value) -> Record {
@@ -360,12 +347,8 @@ impl Record {
             }
         };
         let pri = num("pri").and_then(|p| u16::try_from(p).ok());
-        let facility = num("facility")
-            .and_then(|f| u8::try_from(f).ok())
-            .unwrap_or(u8::MAX);
-        let severity = num("severity")
-            .and_then(|f| u8::try_from(f).ok())
-            .unwrap_or(u8::MAX);
+        let facility = num("facility").and_then(|f| u8::try_from(f).ok()).unwrap_or(u8::MAX);
+        let severity = num("severity").and_then(|f| u8::try_from(f).ok()).unwrap_or(u8::MAX);
         let raw = s("raw");
         let structured_data = s("structured_data");
         let app_name = s("app_name");
@@ -377,9 +360,8 @@ impl Record {
                 (structured_data.clone(), !v1 || app_name.is_empty())
             }
             Kind::SyslogNg => {
-                let injected = app_name == "syslog-ng"
-                    && msg.starts_with("Error processing log message: ")
-                    && raw.is_empty();
+                let injected =
+                    app_name == "syslog-ng" && msg.starts_with("Error processing log message: ") && raw.is_empty();
                 let legacy = !s("legacy_msghdr").is_empty();
                 (sd_of_raw(&raw).to_string(), injected || legacy)
             }
@@ -408,10 +390,7 @@ impl Record {
                     .and_then(|e| e.get(&name))
                     .and_then(Value::as_str)
                     .map(str::to_string),
-                Kind::SyslogNg => json
-                    .get(format!(".SDATA.{id}.{name}"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
+                Kind::SyslogNg => json.get(format!(".SDATA.{id}.{name}")).and_then(Value::as_str).map(str::to_string),
             };
             if let Some(value) = value {
                 sd_params.push((id, name, value));
@@ -446,44 +425,55 @@ pub struct Receiver {
     workdir: PathBuf,
     port: u16,
     child: Option<Child>,
-    starts: u32,
 }
 
 impl Receiver {
     /// Starts `kind` listening on `transport` on 127.0.0.1, with `workdir` (created if
-    /// needed) holding its configuration, state, logs and `records.json`.
+    /// needed) holding its configuration, state, logs and `records.json`. Returns once the
+    /// receiver's own process holds the listening socket.
     ///
-    /// Returns `Err` when the receiver's binaries are not available and `CI` is not set
-    /// (the test should print `skipped: <err>` and return); panics when they are missing
-    /// and `CI` is set. Also returns `Err` (with the receiver's logs) if it fails to start.
+    /// `Err` means only one thing: the receiver's binaries are not available (after one
+    /// attempt per process to run `tests/interop/provision.sh`) and `CI` is not set; the test
+    /// should print `skipped: <err>` and return:
+    ///
+    /// ```ignore
+    /// let rx = match Receiver::start(Kind::Rsyslog, Transport::TcpOctetCounted, dir.path()) {
+    ///     Ok(rx) => rx,
+    ///     Err(e) => return eprintln!("skipped: {e}"),
+    /// };
+    /// ```
+    ///
+    /// With `CI` set, missing binaries panic; so does every other failure (bad TLS file
+    /// paths, the receiver rejecting its configuration or not listening within 20 s; the
+    /// panic message carries its logs), so that a broken receiver never looks like a skip.
+    /// Use [`Receiver::try_start_with`] to get those as `Err` instead.
     pub fn start(kind: Kind, transport: Transport, workdir: &Path) -> Result<Receiver, String> {
         Self::start_with(kind, transport, workdir, Options::default())
     }
 
     /// [`Receiver::start`] with non-default [`Options`].
-    pub fn start_with(
+    pub fn start_with(kind: Kind, transport: Transport, workdir: &Path, options: Options) -> Result<Receiver, String> {
+        ensure_available(kind)?;
+        match Self::try_start_with(kind, transport, workdir, options) {
+            Ok(rx) => Ok(rx),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Like [`Receiver::start_with`], but every failure (including missing binaries, also
+    /// under `CI`) is an `Err`.
+    pub fn try_start_with(
         kind: Kind,
         transport: Transport,
         workdir: &Path,
         options: Options,
     ) -> Result<Receiver, String> {
-        ensure_available(kind)?;
-        fs::create_dir_all(workdir)
-            .map_err(|e| format!("cannot create work dir {}: {e}", workdir.display()))?;
-        let workdir = workdir
-            .canonicalize()
-            .map_err(|e| format!("cannot resolve {}: {e}", workdir.display()))?;
+        provision_if_missing(kind)?;
+        fs::create_dir_all(workdir).map_err(|e| format!("cannot create work dir {}: {e}", workdir.display()))?;
+        let workdir = workdir.canonicalize().map_err(|e| format!("cannot resolve {}: {e}", workdir.display()))?;
         let transport = match transport {
-            Transport::Tls {
-                ca_file,
-                cert_file,
-                key_file,
-                require_client_cert,
-            } => {
-                let abs = |p: PathBuf| {
-                    p.canonicalize()
-                        .map_err(|e| format!("TLS file {}: {e}", p.display()))
-                };
+            Transport::Tls { ca_file, cert_file, key_file, require_client_cert } => {
+                let abs = |p: PathBuf| p.canonicalize().map_err(|e| format!("TLS file {}: {e}", p.display()));
                 Transport::Tls {
                     ca_file: abs(ca_file)?,
                     cert_file: abs(cert_file)?,
@@ -493,15 +483,7 @@ impl Receiver {
             }
             t => t,
         };
-        let mut rx = Receiver {
-            kind,
-            transport,
-            options,
-            workdir,
-            port: 0,
-            child: None,
-            starts: 0,
-        };
+        let mut rx = Receiver { kind, transport, options, workdir, port: 0, child: None };
         let mut last_err = String::new();
         for _ in 0..PORT_ATTEMPTS {
             rx.port = pick_port();
@@ -511,10 +493,7 @@ impl Receiver {
                 Err(StartError::Failed(e)) => return Err(e),
             }
         }
-        Err(format!(
-            "{} did not get a free port in {PORT_ATTEMPTS} attempts; last: {last_err}",
-            kind.name()
-        ))
+        Err(format!("{} did not get a free port in {PORT_ATTEMPTS} attempts; last: {last_err}", kind.name()))
     }
 
     pub fn kind(&self) -> Kind {
@@ -576,11 +555,9 @@ impl Receiver {
             let text = String::from_utf8_lossy(line);
             match serde_json::from_str::<Value>(&text) {
                 Ok(v) => out.push(Record::from_json(self.kind, v)),
-                Err(e) => panic!(
-                    "{}: unparsable line in {}: {e}: {text}",
-                    self.kind.name(),
-                    self.output_path().display()
-                ),
+                Err(e) => {
+                    panic!("{}: unparsable line in {}: {e}: {text}", self.kind.name(), self.output_path().display())
+                }
             }
         }
         out
@@ -621,9 +598,7 @@ impl Receiver {
         let mut out = String::new();
         for name in LOG_FILES {
             let p = self.workdir.join(name);
-            let text = fs::read(&p)
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
+            let text = fs::read(&p).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
             let _ = writeln!(out, "--- {} ---\n{}", p.display(), text.trim_end());
         }
         out
@@ -692,7 +667,6 @@ impl Receiver {
     }
 
     fn spawn_and_wait(&mut self) -> Result<(), StartError> {
-        self.starts += 1;
         let (program, args, env) = self.command_line().map_err(StartError::Failed)?;
         let stderr_path = self.workdir.join("stderr.log");
         let stderr = fs::OpenOptions::new()
@@ -700,24 +674,14 @@ impl Receiver {
             .append(true)
             .open(&stderr_path)
             .map_err(|e| StartError::Failed(format!("{}: {e}", stderr_path.display())))?;
-        let stdout = stderr
-            .try_clone()
-            .map_err(|e| StartError::Failed(e.to_string()))?;
+        let stdout = stderr.try_clone().map_err(|e| StartError::Failed(e.to_string()))?;
         let mut cmd = Command::new(&program);
-        cmd.args(&args)
-            .current_dir(&self.workdir)
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr);
+        cmd.args(&args).current_dir(&self.workdir).stdin(Stdio::null()).stdout(stdout).stderr(stderr);
         for (k, v) in env {
             cmd.env(k, v);
         }
         let mut child = spawn_tied_to_process(cmd).map_err(|e| {
-            StartError::Failed(format!(
-                "cannot start {} ({}): {e}",
-                self.kind.name(),
-                program.display()
-            ))
+            StartError::Failed(format!("cannot start {} ({}): {e}", self.kind.name(), program.display()))
         })?;
 
         let deadline = Instant::now() + START_TIMEOUT;
@@ -727,11 +691,8 @@ impl Receiver {
         loop {
             if let Ok(Some(status)) = child.try_wait() {
                 let logs = self.logs_since(&log_offsets);
-                let msg = format!(
-                    "{} exited during startup ({status}) on port {}:\n{logs}",
-                    self.kind.name(),
-                    self.port
-                );
+                let msg =
+                    format!("{} exited during startup ({status}) on port {}:\n{logs}", self.kind.name(), self.port);
                 return Err(if mentions_port_in_use(&logs) {
                     StartError::PortTaken(msg)
                 } else {
@@ -745,10 +706,7 @@ impl Receiver {
                 }
                 PortState::OwnedByOther => {
                     terminate(&mut child, STOP_TIMEOUT);
-                    return Err(StartError::PortTaken(format!(
-                        "port {} was taken by another process",
-                        self.port
-                    )));
+                    return Err(StartError::PortTaken(format!("port {} was taken by another process", self.port)));
                 }
                 PortState::Free => {
                     // rsyslog keeps running when it cannot bind; look for that in its logs.
@@ -813,11 +771,7 @@ impl Receiver {
                 fs::write(&conf_path, conf).map_err(|e| e.to_string())?;
                 // A unix socket path is limited to 107 bytes; the child runs in `w`.
                 let ctl = path("syslog-ng.ctl");
-                let ctl = if ctl.len() < 100 {
-                    ctl
-                } else {
-                    "syslog-ng.ctl".into()
-                };
+                let ctl = if ctl.len() < 100 { ctl } else { "syslog-ng.ctl".into() };
                 let _ = fs::remove_file(w.join("syslog-ng.ctl"));
                 let libdir = root.join("usr/lib/syslog-ng");
                 Ok((
@@ -826,10 +780,7 @@ impl Receiver {
                         "-F".into(),
                         "--no-caps".into(),
                         "--module-path".into(),
-                        libdir
-                            .join(SYSLOG_NG_VERSION)
-                            .to_string_lossy()
-                            .into_owned(),
+                        libdir.join(SYSLOG_NG_VERSION).to_string_lossy().into_owned(),
                         "--cfgfile".into(),
                         conf_path.to_string_lossy().into_owned(),
                         "--persist-file".into(),
@@ -839,10 +790,7 @@ impl Receiver {
                         "--control".into(),
                         ctl,
                     ],
-                    vec![(
-                        "LD_LIBRARY_PATH".into(),
-                        libdir.to_string_lossy().into_owned(),
-                    )],
+                    vec![("LD_LIBRARY_PATH".into(), libdir.to_string_lossy().into_owned())],
                 ))
             }
         }
@@ -912,11 +860,7 @@ fn rsyslog_config(w: &Path, port: u16, transport: &Transport, o: &Options) -> St
         if o.rsyslog_escape_control_chars { "on" } else { "off" }
     );
     // Internal messages go to the default ruleset; inputs are bound to "rx".
-    let _ = writeln!(
-        c,
-        "action(type=\"omfile\" file={})",
-        qp(&w.join("internal.log"))
-    );
+    let _ = writeln!(c, "action(type=\"omfile\" file={})", qp(&w.join("internal.log")));
     c.push_str("module(load=\"mmpstrucdata\")\n");
     c.push_str(
         "template(name=\"rx_json\" type=\"list\" option.jsonf=\"on\") {\n  \
@@ -961,12 +905,7 @@ fn rsyslog_config(w: &Path, port: u16, transport: &Transport, o: &Options) -> St
                  supportOctetCountedFraming=\"on\")"
             );
         }
-        Transport::Tls {
-            ca_file,
-            cert_file,
-            key_file,
-            require_client_cert,
-        } => {
+        Transport::Tls { ca_file, cert_file, key_file, require_client_cert } => {
             c.push_str("module(load=\"imtcp\" maxSessions=\"1000\")\n");
             let _ = writeln!(
                 c,
@@ -974,11 +913,7 @@ fn rsyslog_config(w: &Path, port: u16, transport: &Transport, o: &Options) -> St
                  supportOctetCountedFraming=\"on\"\n      \
                  streamDriver.name=\"gtls\" streamDriver.mode=\"1\" streamDriver.authMode=\"{}\"\n      \
                  streamDriver.CAFile={} streamDriver.CertFile={} streamDriver.KeyFile={})",
-                if *require_client_cert {
-                    "x509/certvalid"
-                } else {
-                    "anon"
-                },
+                if *require_client_cert { "x509/certvalid" } else { "anon" },
                 qp(ca_file),
                 qp(cert_file),
                 qp(key_file)
@@ -1017,22 +952,13 @@ fn syslog_ng_config(w: &Path, port: u16, transport: &Transport, o: &Options) -> 
              log-msg-size({}) flags({flags}))",
             o.max_message_size
         ),
-        Transport::Tls {
-            ca_file,
-            cert_file,
-            key_file,
-            require_client_cert,
-        } => format!(
+        Transport::Tls { ca_file, cert_file, key_file, require_client_cert } => format!(
             "syslog({common} transport(\"tls\") flags({flags})\n    tls(key-file({}) \
              cert-file({}) ca-file({}) peer-verify({})))",
             qp(key_file),
             qp(cert_file),
             qp(ca_file),
-            if *require_client_cert {
-                "required-trusted"
-            } else {
-                "optional-untrusted"
-            }
+            if *require_client_cert { "required-trusted" } else { "optional-untrusted" }
         ),
     };
     let _ = writeln!(c, "source s_net {{ {source}; }};");
@@ -1051,11 +977,7 @@ fn syslog_ng_config(w: &Path, port: u16, transport: &Transport, o: &Options) -> 
         qp(&w.join(RECORDS_FILE)),
         q(template).replace("\\\\n", "\\n")
     );
-    let _ = writeln!(
-        c,
-        "destination d_internal {{ file({}); }};",
-        qp(&w.join("internal.log"))
-    );
+    let _ = writeln!(c, "destination d_internal {{ file({}); }};", qp(&w.join("internal.log")));
     c.push_str("log { source(s_net); destination(d_records); };\n");
     c.push_str("log { source(s_internal); destination(d_internal); };\n");
     c
@@ -1100,10 +1022,7 @@ fn missing(kind: Kind) -> Option<String> {
         Kind::SyslogNg => {
             let root = syslog_ng_root();
             let bin = root.join("usr/sbin/syslog-ng");
-            let module = root
-                .join("usr/lib/syslog-ng")
-                .join(SYSLOG_NG_VERSION)
-                .join("libafsocket.so");
+            let module = root.join("usr/lib/syslog-ng").join(SYSLOG_NG_VERSION).join("libafsocket.so");
             if !bin.exists() || !module.exists() {
                 Some(format!("syslog-ng not found under {}", root.display()))
             } else {
@@ -1142,28 +1061,31 @@ fn in_ci() -> bool {
     }
 }
 
-/// Makes sure `kind` can be run: provisions once per process if needed.
-pub fn ensure_available(kind: Kind) -> Result<(), String> {
+/// Runs provision.sh (once per process) if `kind` is missing; `Err` if still missing.
+fn provision_if_missing(kind: Kind) -> Result<(), String> {
     if missing(kind).is_none() {
         return Ok(());
     }
     let provision = PROVISIONED.get_or_init(run_provision).clone();
-    match (missing(kind), provision) {
-        (None, _) => Ok(()),
-        (Some(what), prov) => {
-            let detail = match prov {
+    match missing(kind) {
+        None => Ok(()),
+        Some(what) => {
+            let detail = match provision {
                 Ok(()) => String::new(),
                 Err(e) => format!("; provisioning: {e}"),
             };
-            let msg = format!(
-                "{} is not available ({what}){detail}; run tests/interop/provision.sh",
-                kind.name()
-            );
-            if in_ci() {
-                panic!("CI is set but {msg}");
-            }
-            Err(msg)
+            Err(format!("{} is not available ({what}){detail}; run tests/interop/provision.sh", kind.name()))
         }
+    }
+}
+
+/// Makes sure `kind` can be run: runs tests/interop/provision.sh once per process if a
+/// binary is missing. `Err` if it is still missing; panics instead when `CI` is set.
+pub fn ensure_available(kind: Kind) -> Result<(), String> {
+    match provision_if_missing(kind) {
+        Ok(()) => Ok(()),
+        Err(msg) if in_ci() => panic!("CI is set but {msg}"),
+        Err(msg) => Err(msg),
     }
 }
 
@@ -1183,11 +1105,7 @@ fn pick_port() -> u16 {
         .unwrap_or((32768, 60999));
     let (min, max) = (10000u32, lo.min(65535));
     for _ in 0..200 {
-        let port = if max > min + 1000 {
-            (min + (random_u64() % u64::from(max - min)) as u32) as u16
-        } else {
-            0
-        };
+        let port = if max > min + 1000 { (min + (random_u64() % u64::from(max - min)) as u32) as u16 } else { 0 };
         let Ok(tcp) = TcpListener::bind(("127.0.0.1", port)) else {
             continue;
         };
@@ -1205,12 +1123,7 @@ fn random_u64() -> u64 {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
     let mut h = RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or(0),
-    );
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
     h.write_u32(std::process::id());
     h.finish()
 }
@@ -1228,11 +1141,7 @@ fn port_owner(pid: u32, port: u16, udp: bool) -> PortState {
     let Ok(text) = fs::read_to_string(table) else {
         return PortState::Free;
     };
-    let local = format!(
-        "{:08X}:{:04X}",
-        u32::from_ne_bytes([127, 0, 0, 1]),
-        port
-    );
+    let local = format!("{:08X}:{:04X}", u32::from_ne_bytes([127, 0, 0, 1]), port);
     let any = format!("{:08X}:{:04X}", 0u32, port);
     let mut inodes = Vec::new();
     for line in text.lines().skip(1) {
@@ -1341,9 +1250,7 @@ fn spawn_tied_to_process(cmd: Command) -> io::Result<Child> {
         .unwrap_or_else(|e| e.into_inner())
         .send((cmd, reply_tx))
         .map_err(|_| io::Error::other("receiver-spawner thread is gone"))?;
-    reply_rx
-        .recv()
-        .map_err(|_| io::Error::other("receiver-spawner thread is gone"))?
+    reply_rx.recv().map_err(|_| io::Error::other("receiver-spawner thread is gone"))?
 }
 
 // ------------------------------------------------------------------------ SD ---

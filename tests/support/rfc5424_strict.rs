@@ -158,18 +158,12 @@ impl SdElement {
     /// First value of the named parameter (SD-PARAMs may repeat, §6.3.3).
     #[must_use]
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 
     /// All values of the named parameter, in order.
     pub fn params_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> + 's {
-        self.params
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.params.iter().filter(move |(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -200,17 +194,11 @@ pub struct ParseError {
 
 impl ParseError {
     fn new(offset: usize, reason: impl Into<String>) -> Self {
-        ParseError {
-            offset,
-            reason: reason.into(),
-        }
+        ParseError { offset, reason: reason.into() }
     }
 
     fn shifted(self, by: usize) -> Self {
-        ParseError {
-            offset: self.offset + by,
-            reason: self.reason,
-        }
+        ParseError { offset: self.offset + by, reason: self.reason }
     }
 }
 
@@ -252,11 +240,7 @@ pub fn is_valid(input: &[u8]) -> bool {
 /// # Errors
 /// As [`parse`].
 pub fn parse_with(input: &[u8], opts: ParseOptions) -> Result<Message<'_>, ParseError> {
-    let mut p = Parser {
-        input,
-        pos: 0,
-        opts,
-    };
+    let mut p = Parser { input, pos: 0, opts };
 
     // HEADER = PRI VERSION SP TIMESTAMP SP HOSTNAME SP APP-NAME SP PROCID SP MSGID
     let pri = p.pri()?;
@@ -351,10 +335,7 @@ pub fn validate_utf8_bom_rule(msg: &[u8]) -> Result<Msg<'_>, ParseError> {
 /// # Errors
 /// The first framing violation, with its byte offset in `stream`.
 pub fn split_octet_counted(stream: &[u8]) -> Result<Vec<&[u8]>, ParseError> {
-    Ok(split_with_offsets(stream)?
-        .into_iter()
-        .map(|(_, frame)| frame)
-        .collect())
+    Ok(split_with_offsets(stream)?.into_iter().map(|(_, frame)| frame).collect())
 }
 
 /// [`split_octet_counted`] followed by [`parse`] of every frame; error offsets
@@ -363,10 +344,7 @@ pub fn split_octet_counted(stream: &[u8]) -> Result<Vec<&[u8]>, ParseError> {
 /// # Errors
 /// The first framing or message violation, offset relative to `stream`.
 pub fn parse_octet_counted(stream: &[u8]) -> Result<Vec<Message<'_>>, ParseError> {
-    split_with_offsets(stream)?
-        .into_iter()
-        .map(|(start, frame)| parse(frame).map_err(|e| e.shifted(start)))
-        .collect()
+    split_with_offsets(stream)?.into_iter().map(|(start, frame)| parse(frame).map_err(|e| e.shifted(start))).collect()
 }
 
 fn split_with_offsets(stream: &[u8]) -> Result<Vec<(usize, &[u8])>, ParseError> {
@@ -445,11 +423,7 @@ fn split_with_offsets(stream: &[u8]) -> Result<Vec<(usize, &[u8])>, ParseError> 
 ///
 /// # Errors
 /// A limit below 480, an altered message, or truncation other than at the end.
-pub fn validate_truncation(
-    original: &[u8],
-    emitted: &[u8],
-    limit: usize,
-) -> Result<(), ParseError> {
+pub fn validate_truncation(original: &[u8], emitted: &[u8], limit: usize) -> Result<(), ParseError> {
     if limit < MIN_MAX_MESSAGE_LEN {
         return Err(ParseError::new(
             0,
@@ -472,10 +446,7 @@ pub fn validate_truncation(
     if emitted.len() > limit {
         return Err(ParseError::new(
             limit,
-            format!(
-                "emitted {} octets, more than the limit {limit} (RFC 5424 6.1)",
-                emitted.len()
-            ),
+            format!("emitted {} octets, more than the limit {limit} (RFC 5424 6.1)", emitted.len()),
         ));
     }
     match original.iter().zip(emitted).position(|(a, b)| a != b) {
@@ -516,8 +487,7 @@ fn is_sd_name_char(b: u8) -> bool {
 }
 
 fn ascii_str(bytes: &[u8], offset: usize) -> Result<&str, ParseError> {
-    std::str::from_utf8(bytes)
-        .map_err(|e| ParseError::new(offset + e.valid_up_to(), "field is not ASCII"))
+    std::str::from_utf8(bytes).map_err(|e| ParseError::new(offset + e.valid_up_to(), "field is not ASCII"))
 }
 
 impl<'a> Parser<'a> {
@@ -540,18 +510,10 @@ impl<'a> Parser<'a> {
             Some(b) => {
                 return Err(ParseError::new(
                     0,
-                    format!(
-                        "PRI: message must start with '<', found {} (RFC 5424 6.2.1)",
-                        describe(b)
-                    ),
+                    format!("PRI: message must start with '<', found {} (RFC 5424 6.2.1)", describe(b)),
                 ))
             }
-            None => {
-                return Err(ParseError::new(
-                    0,
-                    "empty input: expected PRI '<' (RFC 5424 6)",
-                ))
-            }
+            None => return Err(ParseError::new(0, "empty input: expected PRI '<' (RFC 5424 6)")),
         }
         let start = self.pos;
         let end = self.scan_digits(start);
@@ -579,18 +541,10 @@ impl<'a> Parser<'a> {
                 "PRI: leading zero in PRIVAL (RFC 5424 6.2.1: leading \"0\"s MUST NOT be used)",
             ));
         }
-        let value = digits
-            .iter()
-            .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
-        let pri = u8::try_from(value)
-            .ok()
-            .filter(|v| *v <= MAX_PRIVAL)
-            .ok_or_else(|| {
-                ParseError::new(
-                    start,
-                    format!("PRI: PRIVAL {value} out of range 0..=191 (RFC 5424 6, 6.2.1)"),
-                )
-            })?;
+        let value = digits.iter().fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
+        let pri = u8::try_from(value).ok().filter(|v| *v <= MAX_PRIVAL).ok_or_else(|| {
+            ParseError::new(start, format!("PRI: PRIVAL {value} out of range 0..=191 (RFC 5424 6, 6.2.1)"))
+        })?;
         self.pos = end;
         match self.peek() {
             Some(b'>') => {
@@ -675,10 +629,7 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         match self.peek() {
             None => {
-                return Err(ParseError::new(
-                    start,
-                    format!("unexpected end of input: missing {name} (RFC 5424 6)"),
-                ))
+                return Err(ParseError::new(start, format!("unexpected end of input: missing {name} (RFC 5424 6)")))
             }
             Some(b' ') => {
                 return Err(ParseError::new(
@@ -826,10 +777,7 @@ impl<'a> Parser<'a> {
         if !id.contains('@') {
             check_registered_params(id, &params, &offsets)?;
         }
-        Ok(SdElement {
-            id: id.to_string(),
-            params,
-        })
+        Ok(SdElement { id: id.to_string(), params })
     }
 
     /// SD-NAME = 1*32PRINTUSASCII except '=', SP, ']', '"' (RFC 5424 §6);
@@ -849,9 +797,7 @@ impl<'a> Parser<'a> {
                 Some(b' ') => "two SPs in SD-ELEMENT: exactly one SP precedes each SD-PARAM \
                      (SD-ELEMENT = \"[\" SD-ID *(SP SD-PARAM) \"]\", RFC 5424 6)"
                     .to_string(),
-                Some(b']') if what == "SD-ID" => {
-                    "empty SD-ID (SD-NAME = 1*32PRINTUSASCII, RFC 5424 6)".to_string()
-                }
+                Some(b']') if what == "SD-ID" => "empty SD-ID (SD-NAME = 1*32PRINTUSASCII, RFC 5424 6)".to_string(),
                 Some(b']') => "SP before ']': SD-ELEMENT = \"[\" SD-ID *(SP SD-PARAM) \"]\" \
                      allows no trailing SP (RFC 5424 6)"
                     .to_string(),
@@ -875,12 +821,7 @@ impl<'a> Parser<'a> {
         let name = ascii_str(&self.input[start..end], start)?;
         match self.input.get(end) {
             Some(b) if terms.contains(b) => {}
-            None => {
-                return Err(ParseError::new(
-                    end,
-                    format!("unexpected end of input after {what} \"{name}\""),
-                ))
-            }
+            None => return Err(ParseError::new(end, format!("unexpected end of input after {what} \"{name}\""))),
             Some(&b) => {
                 let expected: Vec<String> = terms.iter().map(|&t| describe(t)).collect();
                 return Err(ParseError::new(
@@ -916,10 +857,7 @@ impl<'a> Parser<'a> {
                 ))
             }
             None => {
-                return Err(ParseError::new(
-                    self.pos,
-                    "unexpected end of input: expected '\"' opening PARAM-VALUE",
-                ))
+                return Err(ParseError::new(self.pos, "unexpected end of input: expected '\"' opening PARAM-VALUE"))
             }
         }
         let vstart = self.pos;
@@ -952,12 +890,7 @@ impl<'a> Parser<'a> {
                             ),
                         ))
                     }
-                    None => {
-                        return Err(ParseError::new(
-                            i + 1,
-                            "unexpected end of input after '\\' in PARAM-VALUE",
-                        ))
-                    }
+                    None => return Err(ParseError::new(i + 1, "unexpected end of input after '\\' in PARAM-VALUE")),
                 },
                 Some(b']') => {
                     return Err(ParseError::new(
@@ -1050,19 +983,12 @@ impl Ts<'_> {
                     self.i += 1;
                 }
                 Some(&b) => {
-                    return Err(self.err(
-                        self.i,
-                        format!(
-                            "expected {n} digits for {what}, found {} (RFC 5424 6)",
-                            describe(b)
-                        ),
-                    ))
+                    return Err(
+                        self.err(self.i, format!("expected {n} digits for {what}, found {} (RFC 5424 6)", describe(b)))
+                    )
                 }
                 None => {
-                    return Err(self.err(
-                        self.i,
-                        format!("ends early: expected {n} digits for {what} (RFC 5424 6)"),
-                    ))
+                    return Err(self.err(self.i, format!("ends early: expected {n} digits for {what} (RFC 5424 6)")))
                 }
             }
         }
@@ -1075,21 +1001,11 @@ impl Ts<'_> {
                 self.i += 1;
                 Ok(())
             }
-            Some(&b) => Err(self.err(
-                self.i,
-                format!(
-                    "expected '{}' {what}, found {} (RFC 5424 6)",
-                    char::from(c),
-                    describe(b)
-                ),
-            )),
-            None => Err(self.err(
-                self.i,
-                format!(
-                    "ends early: expected '{}' {what} (RFC 5424 6)",
-                    char::from(c)
-                ),
-            )),
+            Some(&b) => {
+                Err(self
+                    .err(self.i, format!("expected '{}' {what}, found {} (RFC 5424 6)", char::from(c), describe(b))))
+            }
+            None => Err(self.err(self.i, format!("ends early: expected '{}' {what} (RFC 5424 6)", char::from(c)))),
         }
     }
 
@@ -1097,10 +1013,7 @@ impl Ts<'_> {
         if (lo..=hi).contains(&v) {
             Ok(())
         } else {
-            Err(self.err(
-                at,
-                format!("{what} {v:02} out of range {lo:02}-{hi:02} (RFC 5424 6)"),
-            ))
+            Err(self.err(at, format!("{what} {v:02} out of range {lo:02}-{hi:02} (RFC 5424 6)")))
         }
     }
 }
@@ -1137,22 +1050,15 @@ fn validate_timestamp(s: &[u8], base: usize) -> Result<(), ParseError> {
     let (at, mday) = t.digits(2, "DATE-MDAY")?;
     let max_day = days_in_month(year, month);
     if !(1..=max_day).contains(&mday) {
-        return Err(t.err(
-            at,
-            format!(
-                "DATE-MDAY {mday:02} invalid for {year:04}-{month:02} (01-{max_day}, RFC 5424 6)"
-            ),
-        ));
+        return Err(
+            t.err(at, format!("DATE-MDAY {mday:02} invalid for {year:04}-{month:02} (01-{max_day}, RFC 5424 6)"))
+        );
     }
     // "T" - upper case and REQUIRED (RFC 5424 6.2.3)
     match s.get(t.i) {
         Some(b'T') => t.i += 1,
         Some(b't') => {
-            return Err(t.err(
-                t.i,
-                "lowercase 't': the \"T\" character MUST be upper case (RFC 5424 6.2.3)"
-                    .to_string(),
-            ))
+            return Err(t.err(t.i, "lowercase 't': the \"T\" character MUST be upper case (RFC 5424 6.2.3)".to_string()))
         }
         Some(&b) => {
             return Err(t.err(
@@ -1165,10 +1071,7 @@ fn validate_timestamp(s: &[u8], base: usize) -> Result<(), ParseError> {
             ))
         }
         None => {
-            return Err(t.err(
-                t.i,
-                "ends after FULL-DATE: \"T\" FULL-TIME is REQUIRED (RFC 5424 6, 6.2.3)".to_string(),
-            ))
+            return Err(t.err(t.i, "ends after FULL-DATE: \"T\" FULL-TIME is REQUIRED (RFC 5424 6, 6.2.3)".to_string()))
         }
     }
     // PARTIAL-TIME = TIME-HOUR ":" TIME-MINUTE ":" TIME-SECOND [TIME-SECFRAC]
@@ -1180,10 +1083,7 @@ fn validate_timestamp(s: &[u8], base: usize) -> Result<(), ParseError> {
     t.lit(b':', "after TIME-MINUTE")?;
     let (at, second) = t.digits(2, "TIME-SECOND")?;
     if second == 60 {
-        return Err(t.err(
-            at,
-            "TIME-SECOND 60: leap seconds MUST NOT be used (RFC 5424 6.2.3)".to_string(),
-        ));
+        return Err(t.err(at, "TIME-SECOND 60: leap seconds MUST NOT be used (RFC 5424 6.2.3)".to_string()));
     }
     t.range(at, second, 0, 59, "TIME-SECOND")?;
     // TIME-SECFRAC = "." 1*6DIGIT
@@ -1197,8 +1097,7 @@ fn validate_timestamp(s: &[u8], base: usize) -> Result<(), ParseError> {
         if n == 0 {
             return Err(t.err(
                 frac_start,
-                "TIME-SECFRAC: '.' must be followed by 1 to 6 digits (\".\" 1*6DIGIT, RFC 5424 6)"
-                    .to_string(),
+                "TIME-SECFRAC: '.' must be followed by 1 to 6 digits (\".\" 1*6DIGIT, RFC 5424 6)".to_string(),
             ));
         }
         if n > MAX_SECFRAC_DIGITS {
@@ -1215,11 +1114,7 @@ fn validate_timestamp(s: &[u8], base: usize) -> Result<(), ParseError> {
     match s.get(t.i) {
         Some(b'Z') => t.i += 1,
         Some(b'z') => {
-            return Err(t.err(
-                t.i,
-                "lowercase 'z': the \"Z\" character MUST be upper case (RFC 5424 6.2.3)"
-                    .to_string(),
-            ))
+            return Err(t.err(t.i, "lowercase 'z': the \"Z\" character MUST be upper case (RFC 5424 6.2.3)".to_string()))
         }
         Some(b'+' | b'-') => {
             t.i += 1;
@@ -1232,10 +1127,7 @@ fn validate_timestamp(s: &[u8], base: usize) -> Result<(), ParseError> {
         Some(&b) => {
             return Err(t.err(
                 t.i,
-                format!(
-                    "expected TIME-OFFSET ('Z', '+hh:mm' or '-hh:mm'), found {} (RFC 5424 6)",
-                    describe(b)
-                ),
+                format!("expected TIME-OFFSET ('Z', '+hh:mm' or '-hh:mm'), found {} (RFC 5424 6)", describe(b)),
             ))
         }
         None => {
@@ -1248,13 +1140,7 @@ fn validate_timestamp(s: &[u8], base: usize) -> Result<(), ParseError> {
         }
     }
     if t.i != s.len() {
-        return Err(t.err(
-            t.i,
-            format!(
-                "trailing {} after TIME-OFFSET (RFC 5424 6)",
-                describe(s[t.i])
-            ),
-        ));
+        return Err(t.err(t.i, format!("trailing {} after TIME-OFFSET (RFC 5424 6)", describe(s[t.i]))));
     }
     Ok(())
 }
@@ -1316,16 +1202,10 @@ fn validate_enterprise_number(s: &str) -> Result<(), (usize, String)> {
     let mut offset = 0;
     for arc in s.split('.') {
         if arc.is_empty() {
-            return Err((
-                offset,
-                "empty component (sub-identifiers are separated by single periods)".to_string(),
-            ));
+            return Err((offset, "empty component (sub-identifiers are separated by single periods)".to_string()));
         }
         if let Some(bad) = arc.bytes().position(|b| !b.is_ascii_digit()) {
-            return Err((
-                offset + bad,
-                format!("{} is not a decimal digit", describe(arc.as_bytes()[bad])),
-            ));
+            return Err((offset + bad, format!("{} is not a decimal digit", describe(arc.as_bytes()[bad]))));
         }
         if arc.len() > 1 && arc.starts_with('0') {
             return Err((offset, format!("component \"{arc}\" has a leading zero")));
@@ -1344,9 +1224,7 @@ fn canonical_uint(v: &str) -> Result<u64, String> {
         return Err(format!("\"{v}\" has a leading zero"));
     }
     v.bytes()
-        .try_fold(0u64, |acc, b| {
-            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        })
+        .try_fold(0u64, |acc, b| acc.checked_mul(10)?.checked_add(u64::from(b - b'0')))
         .ok_or_else(|| format!("\"{v}\" is too large"))
 }
 
@@ -1354,27 +1232,19 @@ fn canonical_uint(v: &str) -> Result<u64, String> {
 fn check_language_tag(v: &str) -> Result<(), String> {
     let mut subtags = v.split('-');
     let first = subtags.next().unwrap_or_default();
-    let first_ok = ((2..=8).contains(&first.len())
-        && first.bytes().all(|b| b.is_ascii_alphabetic()))
+    let first_ok = ((2..=8).contains(&first.len()) && first.bytes().all(|b| b.is_ascii_alphabetic()))
         || first.eq_ignore_ascii_case("x")
         || first.eq_ignore_ascii_case("i");
-    let rest_ok = subtags
-        .all(|t| !t.is_empty() && t.len() <= 8 && t.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let rest_ok = subtags.all(|t| !t.is_empty() && t.len() <= 8 && t.bytes().all(|b| b.is_ascii_alphanumeric()));
     if first_ok && rest_ok {
         Ok(())
     } else {
-        Err(format!(
-            "\"{v}\" is not a BCP 47 language tag (RFC 5424 7.3.3)"
-        ))
+        Err(format!("\"{v}\" is not a BCP 47 language tag (RFC 5424 7.3.3)"))
     }
 }
 
 /// RFC 5424 §6.3.3 (IANA controls PARAM-NAMEs of `@`-less SD-IDs) and §7.
-fn check_registered_params(
-    id: &str,
-    params: &[(String, String)],
-    offsets: &[usize],
-) -> Result<(), ParseError> {
+fn check_registered_params(id: &str, params: &[(String, String)], offsets: &[usize]) -> Result<(), ParseError> {
     for ((name, value), &off) in params.iter().zip(offsets) {
         let v = value.as_str();
         let check: Result<(), String> = match (id, name.as_str()) {
@@ -1388,41 +1258,33 @@ fn check_registered_params(
                     ))
                 }
             }
-            ("timeQuality", "syncAccuracy") => canonical_uint(v)
-                .map(|_| ())
-                .map_err(|e| format!("timeQuality syncAccuracy: {e} (RFC 5424 7.1.3)")),
+            ("timeQuality", "syncAccuracy") => {
+                canonical_uint(v).map(|_| ()).map_err(|e| format!("timeQuality syncAccuracy: {e} (RFC 5424 7.1.3)"))
+            }
             ("origin", "ip") => {
                 if v.parse::<Ipv4Addr>().is_ok() || v.parse::<Ipv6Addr>().is_ok() {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "origin ip=\"{v}\" is not a textual IPv4/IPv6 address (RFC 5424 7.2.1, 6.2.4)"
-                    ))
+                    Err(format!("origin ip=\"{v}\" is not a textual IPv4/IPv6 address (RFC 5424 7.2.1, 6.2.4)"))
                 }
             }
             ("origin", "enterpriseId") => validate_enterprise_number(v)
                 .map_err(|(_, why)| format!("origin enterpriseId=\"{v}\": {why} (RFC 5424 7.2.2)")),
-            ("origin", "software") if v.chars().count() > MAX_SOFTWARE_CHARS => Err(format!(
-                "origin software is {} characters, longer than 48 (RFC 5424 7.2.3)",
-                v.chars().count()
-            )),
-            ("origin", "swVersion") if v.chars().count() > MAX_SW_VERSION_CHARS => Err(format!(
-                "origin swVersion is {} characters, longer than 32 (RFC 5424 7.2.4)",
-                v.chars().count()
-            )),
+            ("origin", "software") if v.chars().count() > MAX_SOFTWARE_CHARS => {
+                Err(format!("origin software is {} characters, longer than 48 (RFC 5424 7.2.3)", v.chars().count()))
+            }
+            ("origin", "swVersion") if v.chars().count() > MAX_SW_VERSION_CHARS => {
+                Err(format!("origin swVersion is {} characters, longer than 32 (RFC 5424 7.2.4)", v.chars().count()))
+            }
             ("origin", "software" | "swVersion") => Ok(()),
             ("meta", "sequenceId") => match canonical_uint(v) {
                 Ok(n) if (1..=MAX_SEQUENCE_ID).contains(&n) => Ok(()),
-                Ok(n) => Err(format!(
-                    "meta sequenceId {n} out of range 1..=2147483647 (RFC 5424 7.3.1)"
-                )),
+                Ok(n) => Err(format!("meta sequenceId {n} out of range 1..=2147483647 (RFC 5424 7.3.1)")),
                 Err(e) => Err(format!("meta sequenceId: {e} (RFC 5424 7.3.1)")),
             },
             ("meta", "sysUpTime") => match canonical_uint(v) {
                 Ok(n) if u32::try_from(n).is_ok() => Ok(()),
-                Ok(n) => Err(format!(
-                    "meta sysUpTime {n} exceeds TimeTicks range (RFC 5424 7.3.2, RFC 3418)"
-                )),
+                Ok(n) => Err(format!("meta sysUpTime {n} exceeds TimeTicks range (RFC 5424 7.3.2, RFC 3418)")),
                 Err(e) => Err(format!("meta sysUpTime: {e} (RFC 5424 7.3.2)")),
             },
             ("meta", "language") => check_language_tag(v),
@@ -1464,11 +1326,7 @@ mod tests {
         match parse(input) {
             Ok(m) => panic!("expected rejection ({needle}) of {shown:?}, got {m:?}"),
             Err(e) => {
-                assert!(
-                    e.reason.contains(needle),
-                    "reason {:?} lacks {needle:?} for {shown:?}",
-                    e.reason
-                );
+                assert!(e.reason.contains(needle), "reason {:?} lacks {needle:?} for {shown:?}", e.reason);
                 assert_eq!(e.offset, offset, "offset for {shown:?}: {}", e.reason);
             }
         }
@@ -1501,15 +1359,13 @@ mod tests {
         assert_eq!(m.procid, None);
         assert_eq!(m.msgid, Some("ID47"));
         assert!(m.structured_data.is_empty());
-        assert_eq!(
-            m.msg,
-            Some(Msg::Utf8("'su root' failed for lonvick on /dev/pts/8"))
-        );
+        assert_eq!(m.msg, Some(Msg::Utf8("'su root' failed for lonvick on /dev/pts/8")));
     }
 
     #[test]
     fn rfc_6_5_example_2() {
-        let raw = b"<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts.";
+        let raw =
+            b"<165>1 2003-08-24T05:14:15.000003-07:00 192.0.2.1 myproc 8710 - - %% It's time to make the do-nuts.";
         let m = parse(raw).expect("example 2 is valid");
         assert_eq!((m.pri, m.facility, m.severity), (165, 20, 5));
         assert_eq!(m.timestamp, Some("2003-08-24T05:14:15.000003-07:00"));
@@ -1518,10 +1374,7 @@ mod tests {
         assert_eq!(m.procid, Some("8710"));
         assert_eq!(m.msgid, None);
         assert!(m.structured_data.is_empty());
-        assert_eq!(
-            m.msg,
-            Some(Msg::Any(&b"%% It's time to make the do-nuts."[..]))
-        );
+        assert_eq!(m.msg, Some(Msg::Any(&b"%% It's time to make the do-nuts."[..])));
     }
 
     #[test]
@@ -1566,11 +1419,7 @@ mod tests {
             "2003-08-24T05:14:15.000003-07:00",
         ] {
             let raw = with_ts(ts);
-            assert_eq!(
-                parse(raw.as_bytes()).map(|m| m.timestamp),
-                Ok(Some(ts)),
-                "{ts}"
-            );
+            assert_eq!(parse(raw.as_bytes()).map(|m| m.timestamp), Ok(Some(ts)), "{ts}");
         }
     }
 
@@ -1590,11 +1439,7 @@ mod tests {
             with_sd(&format!("[{}@1]", "n".repeat(30))),
             with_sd(&format!("[a@1 {}=\"\"]", "k".repeat(32))),
         ] {
-            assert!(
-                parse(raw.as_bytes()).is_ok(),
-                "{raw}: {:?}",
-                parse(raw.as_bytes())
-            );
+            assert!(parse(raw.as_bytes()).is_ok(), "{raw}: {:?}", parse(raw.as_bytes()));
         }
         let m = parse(b"<0>1 - - - - - -").expect("valid");
         assert_eq!((m.pri, m.facility, m.severity), (0, 0, 0));
@@ -1606,14 +1451,7 @@ mod tests {
     fn all_nil_and_empty_msg() {
         let m = parse(b"<13>1 - - - - - -").expect("valid");
         assert_eq!(
-            (
-                m.timestamp,
-                m.hostname,
-                m.app_name,
-                m.procid,
-                m.msgid,
-                m.msg
-            ),
+            (m.timestamp, m.hostname, m.app_name, m.procid, m.msgid, m.msg),
             (None, None, None, None, None, None)
         );
         // [SP MSG] with MSG-ANY = *OCTET: trailing SP gives an empty MSG.
@@ -1651,10 +1489,7 @@ mod tests {
         }
         let raw = with_sd("[origin ip=\"192.0.2.1\" ip=\"192.0.2.129\"]");
         let m = parse(raw.as_bytes()).expect("valid");
-        let ips: Vec<&str> = m
-            .sd("origin")
-            .map(|e| e.params_named("ip").collect())
-            .unwrap_or_default();
+        let ips: Vec<&str> = m.sd("origin").map(|e| e.params_named("ip").collect()).unwrap_or_default();
         assert_eq!(ips, ["192.0.2.1", "192.0.2.129"]);
     }
 
@@ -1680,10 +1515,7 @@ mod tests {
     fn repeated_param_names_allowed() {
         let raw = with_sd("[a@1 k=\"1\" k=\"2\"]");
         let m = parse(raw.as_bytes()).expect("valid");
-        assert_eq!(
-            m.structured_data[0].params_named("k").collect::<Vec<_>>(),
-            ["1", "2"]
-        );
+        assert_eq!(m.structured_data[0].params_named("k").collect::<Vec<_>>(), ["1", "2"]);
     }
 
     #[test]
@@ -1785,67 +1617,31 @@ mod tests {
 
     #[test]
     fn timestamp_lowercase_t() {
-        reject(
-            with_ts("2003-10-11t22:14:15Z").as_bytes(),
-            TS + 10,
-            "lowercase 't'",
-        );
+        reject(with_ts("2003-10-11t22:14:15Z").as_bytes(), TS + 10, "lowercase 't'");
     }
 
     #[test]
     fn timestamp_lowercase_z() {
-        reject(
-            with_ts("2003-10-11T22:14:15z").as_bytes(),
-            TS + 19,
-            "lowercase 'z'",
-        );
+        reject(with_ts("2003-10-11T22:14:15z").as_bytes(), TS + 19, "lowercase 'z'");
     }
 
     #[test]
     fn timestamp_t_required() {
-        reject(
-            with_ts("2003-10-11 22:14:15Z").as_bytes(),
-            TS + 10,
-            "\"T\" FULL-TIME is REQUIRED",
-        );
-        reject(
-            with_ts("2003-10-11_22:14:15Z").as_bytes(),
-            TS + 10,
-            "expected 'T'",
-        );
+        reject(with_ts("2003-10-11 22:14:15Z").as_bytes(), TS + 10, "\"T\" FULL-TIME is REQUIRED");
+        reject(with_ts("2003-10-11_22:14:15Z").as_bytes(), TS + 10, "expected 'T'");
     }
 
     #[test]
     fn timestamp_month_range() {
-        reject(
-            with_ts("2003-13-11T22:14:15Z").as_bytes(),
-            TS + 5,
-            "DATE-MONTH 13 out of range 01-12",
-        );
-        reject(
-            with_ts("2003-00-11T22:14:15Z").as_bytes(),
-            TS + 5,
-            "DATE-MONTH 00 out of range",
-        );
+        reject(with_ts("2003-13-11T22:14:15Z").as_bytes(), TS + 5, "DATE-MONTH 13 out of range 01-12");
+        reject(with_ts("2003-00-11T22:14:15Z").as_bytes(), TS + 5, "DATE-MONTH 00 out of range");
     }
 
     #[test]
     fn timestamp_mday_range() {
-        reject(
-            with_ts("2003-10-32T22:14:15Z").as_bytes(),
-            TS + 8,
-            "DATE-MDAY 32 invalid",
-        );
-        reject(
-            with_ts("2003-10-00T22:14:15Z").as_bytes(),
-            TS + 8,
-            "DATE-MDAY 00 invalid",
-        );
-        reject(
-            with_ts("2003-04-31T22:14:15Z").as_bytes(),
-            TS + 8,
-            "DATE-MDAY 31 invalid for 2003-04",
-        );
+        reject(with_ts("2003-10-32T22:14:15Z").as_bytes(), TS + 8, "DATE-MDAY 32 invalid");
+        reject(with_ts("2003-10-00T22:14:15Z").as_bytes(), TS + 8, "DATE-MDAY 00 invalid");
+        reject(with_ts("2003-04-31T22:14:15Z").as_bytes(), TS + 8, "DATE-MDAY 31 invalid for 2003-04");
     }
 
     #[test]
@@ -1858,121 +1654,49 @@ mod tests {
 
     #[test]
     fn timestamp_hour_minute_range() {
-        reject(
-            with_ts("2003-10-11T24:00:00Z").as_bytes(),
-            TS + 11,
-            "TIME-HOUR 24 out of range 00-23",
-        );
-        reject(
-            with_ts("2003-10-11T22:60:00Z").as_bytes(),
-            TS + 14,
-            "TIME-MINUTE 60 out of range 00-59",
-        );
+        reject(with_ts("2003-10-11T24:00:00Z").as_bytes(), TS + 11, "TIME-HOUR 24 out of range 00-23");
+        reject(with_ts("2003-10-11T22:60:00Z").as_bytes(), TS + 14, "TIME-MINUTE 60 out of range 00-59");
     }
 
     #[test]
     fn timestamp_no_leap_second() {
-        reject(
-            with_ts("2003-12-31T23:59:60Z").as_bytes(),
-            TS + 17,
-            "leap seconds MUST NOT be used",
-        );
-        reject(
-            with_ts("2003-12-31T23:59:61Z").as_bytes(),
-            TS + 17,
-            "TIME-SECOND 61 out of range",
-        );
+        reject(with_ts("2003-12-31T23:59:60Z").as_bytes(), TS + 17, "leap seconds MUST NOT be used");
+        reject(with_ts("2003-12-31T23:59:61Z").as_bytes(), TS + 17, "TIME-SECOND 61 out of range");
     }
 
     #[test]
     fn timestamp_secfrac_too_long() {
         // RFC 5424 6.2.3.1 example 5.
-        reject(
-            with_ts("2003-08-24T05:14:15.000000003-07:00").as_bytes(),
-            TS + 26,
-            "9 digits, more than 6",
-        );
-        reject(
-            with_ts("2003-08-24T05:14:15.1234567Z").as_bytes(),
-            TS + 26,
-            "7 digits, more than 6",
-        );
+        reject(with_ts("2003-08-24T05:14:15.000000003-07:00").as_bytes(), TS + 26, "9 digits, more than 6");
+        reject(with_ts("2003-08-24T05:14:15.1234567Z").as_bytes(), TS + 26, "7 digits, more than 6");
     }
 
     #[test]
     fn timestamp_secfrac_empty() {
-        reject(
-            with_ts("2003-08-24T05:14:15.Z").as_bytes(),
-            TS + 20,
-            "1 to 6 digits",
-        );
+        reject(with_ts("2003-08-24T05:14:15.Z").as_bytes(), TS + 20, "1 to 6 digits");
     }
 
     #[test]
     fn timestamp_offset_ranges() {
-        reject(
-            with_ts("2003-08-24T05:14:15+24:00").as_bytes(),
-            TS + 20,
-            "TIME-NUMOFFSET hour 24",
-        );
-        reject(
-            with_ts("2003-08-24T05:14:15-07:60").as_bytes(),
-            TS + 23,
-            "TIME-NUMOFFSET minute 60",
-        );
+        reject(with_ts("2003-08-24T05:14:15+24:00").as_bytes(), TS + 20, "TIME-NUMOFFSET hour 24");
+        reject(with_ts("2003-08-24T05:14:15-07:60").as_bytes(), TS + 23, "TIME-NUMOFFSET minute 60");
     }
 
     #[test]
     fn timestamp_offset_syntax() {
-        reject(
-            with_ts("2003-08-24T05:14:15+0700").as_bytes(),
-            TS + 22,
-            "expected ':' in TIME-NUMOFFSET",
-        );
-        reject(
-            with_ts("2003-08-24T05:14:15+7:00").as_bytes(),
-            TS + 21,
-            "TIME-NUMOFFSET hour",
-        );
-        reject(
-            with_ts("2003-08-24T05:14:15").as_bytes(),
-            TS + 19,
-            "missing TIME-OFFSET",
-        );
-        reject(
-            with_ts("2003-08-24T05:14:15ZZ").as_bytes(),
-            TS + 20,
-            "trailing 'Z' after TIME-OFFSET",
-        );
-        reject(
-            with_ts("2003-08-24T05:14:15UTC").as_bytes(),
-            TS + 19,
-            "expected TIME-OFFSET",
-        );
+        reject(with_ts("2003-08-24T05:14:15+0700").as_bytes(), TS + 22, "expected ':' in TIME-NUMOFFSET");
+        reject(with_ts("2003-08-24T05:14:15+7:00").as_bytes(), TS + 21, "TIME-NUMOFFSET hour");
+        reject(with_ts("2003-08-24T05:14:15").as_bytes(), TS + 19, "missing TIME-OFFSET");
+        reject(with_ts("2003-08-24T05:14:15ZZ").as_bytes(), TS + 20, "trailing 'Z' after TIME-OFFSET");
+        reject(with_ts("2003-08-24T05:14:15UTC").as_bytes(), TS + 19, "expected TIME-OFFSET");
     }
 
     #[test]
     fn timestamp_date_syntax() {
-        reject(
-            with_ts("03-10-11T22:14:15Z").as_bytes(),
-            TS + 2,
-            "expected 4 digits for DATE-FULLYEAR",
-        );
-        reject(
-            with_ts("2003/10/11T22:14:15Z").as_bytes(),
-            TS + 4,
-            "expected '-' after DATE-FULLYEAR",
-        );
-        reject(
-            with_ts("2003-1-11T22:14:15Z").as_bytes(),
-            TS + 6,
-            "expected 2 digits for DATE-MONTH",
-        );
-        reject(
-            with_ts("2003-10-11T22:14Z").as_bytes(),
-            TS + 16,
-            "expected ':' after TIME-MINUTE",
-        );
+        reject(with_ts("03-10-11T22:14:15Z").as_bytes(), TS + 2, "expected 4 digits for DATE-FULLYEAR");
+        reject(with_ts("2003/10/11T22:14:15Z").as_bytes(), TS + 4, "expected '-' after DATE-FULLYEAR");
+        reject(with_ts("2003-1-11T22:14:15Z").as_bytes(), TS + 6, "expected 2 digits for DATE-MONTH");
+        reject(with_ts("2003-10-11T22:14Z").as_bytes(), TS + 16, "expected ':' after TIME-MINUTE");
     }
 
     // ---- HOSTNAME, APP-NAME, PROCID, MSGID (6, 6.2.4-6.2.7) ------------
@@ -1980,50 +1704,30 @@ mod tests {
     #[test]
     fn hostname_too_long() {
         let raw = format!("<34>1 - {} - - - -", "h".repeat(256));
-        reject(
-            raw.as_bytes(),
-            8 + 255,
-            "HOSTNAME is 256 octets, longer than the maximum 255",
-        );
+        reject(raw.as_bytes(), 8 + 255, "HOSTNAME is 256 octets, longer than the maximum 255");
     }
 
     #[test]
     fn app_name_too_long() {
         let raw = format!("<34>1 - - {} - - -", "a".repeat(49));
-        reject(
-            raw.as_bytes(),
-            10 + 48,
-            "APP-NAME is 49 octets, longer than the maximum 48",
-        );
+        reject(raw.as_bytes(), 10 + 48, "APP-NAME is 49 octets, longer than the maximum 48");
     }
 
     #[test]
     fn procid_too_long() {
         let raw = format!("<34>1 - - - {} - -", "p".repeat(129));
-        reject(
-            raw.as_bytes(),
-            12 + 128,
-            "PROCID is 129 octets, longer than the maximum 128",
-        );
+        reject(raw.as_bytes(), 12 + 128, "PROCID is 129 octets, longer than the maximum 128");
     }
 
     #[test]
     fn msgid_too_long() {
         let raw = format!("<34>1 - - - - {} -", "m".repeat(33));
-        reject(
-            raw.as_bytes(),
-            14 + 32,
-            "MSGID is 33 octets, longer than the maximum 32",
-        );
+        reject(raw.as_bytes(), 14 + 32, "MSGID is 33 octets, longer than the maximum 32");
     }
 
     #[test]
     fn header_fields_printusascii_only() {
-        reject(
-            "<34>1 - hôst - - - -".as_bytes(),
-            9,
-            "HOSTNAME: octet 0xC3 is not PRINTUSASCII",
-        );
+        reject("<34>1 - hôst - - - -".as_bytes(), 9, "HOSTNAME: octet 0xC3 is not PRINTUSASCII");
         reject(b"<34>1 - h\x7F - - - -", 9, "HOSTNAME: octet 0x7F");
         reject(b"<34>1 - h a\tb - - -", 11, "APP-NAME: octet 0x09");
         reject(b"<34>1 - h a p\x00 - -", 13, "PROCID: octet 0x00");
@@ -2034,29 +1738,17 @@ mod tests {
 
     #[test]
     fn sd_nilvalue_followed_by_garbage() {
-        reject(
-            with_sd("-x").as_bytes(),
-            SD + 1,
-            "NILVALUE STRUCTURED-DATA must be followed by SP",
-        );
+        reject(with_sd("-x").as_bytes(), SD + 1, "NILVALUE STRUCTURED-DATA must be followed by SP");
     }
 
     #[test]
     fn sd_must_be_nil_or_element() {
-        reject(
-            with_sd("msg without sd").as_bytes(),
-            SD,
-            "must be NILVALUE '-' or start with '['",
-        );
+        reject(with_sd("msg without sd").as_bytes(), SD, "must be NILVALUE '-' or start with '['");
     }
 
     #[test]
     fn sd_element_followed_by_garbage() {
-        reject(
-            with_sd("[a@1]x").as_bytes(),
-            SD + 5,
-            "after SD-ELEMENT expected '[', SP or end",
-        );
+        reject(with_sd("[a@1]x").as_bytes(), SD + 5, "after SD-ELEMENT expected '[', SP or end");
     }
 
     #[test]
@@ -2065,14 +1757,8 @@ mod tests {
         let raw = with_sd("[exampleSDID@32473 iut=\"3\"] [examplePriority@32473 class=\"high\"]");
         let m = parse(raw.as_bytes()).expect("ABNF-valid");
         assert_eq!(m.structured_data.len(), 1);
-        assert_eq!(
-            m.msg,
-            Some(Msg::Any(&b"[examplePriority@32473 class=\"high\"]"[..]))
-        );
-        let opts = ParseOptions {
-            reject_msg_starting_with_bracket: true,
-            ..ParseOptions::default()
-        };
+        assert_eq!(m.msg, Some(Msg::Any(&b"[examplePriority@32473 class=\"high\"]"[..])));
+        let opts = ParseOptions { reject_msg_starting_with_bracket: true, ..ParseOptions::default() };
         let e = parse_with(raw.as_bytes(), opts).expect_err("rejected with option");
         assert_eq!(e.offset, SD + 28);
         assert!(e.reason.contains("6.3.5 example 3"), "{}", e.reason);
@@ -2081,8 +1767,7 @@ mod tests {
     #[test]
     fn sd_sp_after_bracket_example_4() {
         reject(
-            with_sd("[ exampleSDID@32473 iut=\"3\"][examplePriority@32473 class=\"high\"]")
-                .as_bytes(),
+            with_sd("[ exampleSDID@32473 iut=\"3\"][examplePriority@32473 class=\"high\"]").as_bytes(),
             SD + 1,
             "SD-ID MUST immediately follow",
         );
@@ -2096,115 +1781,51 @@ mod tests {
     #[test]
     fn sd_id_too_long() {
         let id = format!("{}@32473", "x".repeat(27)); // 33 characters
-        reject(
-            with_sd(&format!("[{id}]")).as_bytes(),
-            SD + 1 + 32,
-            "SD-ID is 33 characters, longer than 32",
-        );
+        reject(with_sd(&format!("[{id}]")).as_bytes(), SD + 1 + 32, "SD-ID is 33 characters, longer than 32");
     }
 
     #[test]
     fn sd_id_forbidden_chars() {
         reject(with_sd("[a\"b@1]").as_bytes(), SD + 2, "followed by '\"'");
         reject(with_sd("[a=b@1]").as_bytes(), SD + 2, "followed by '='");
-        reject(
-            with_sd("[a\tb@1]").as_bytes(),
-            SD + 2,
-            "followed by octet 0x09",
-        );
-        reject(
-            with_sd("[\"a@1]").as_bytes(),
-            SD + 1,
-            "empty SD-ID: '\"' cannot start",
-        );
-        reject(
-            with_sd("[aé@1]").as_bytes(),
-            SD + 2,
-            "followed by octet 0xC3",
-        );
+        reject(with_sd("[a\tb@1]").as_bytes(), SD + 2, "followed by octet 0x09");
+        reject(with_sd("[\"a@1]").as_bytes(), SD + 1, "empty SD-ID: '\"' cannot start");
+        reject(with_sd("[aé@1]").as_bytes(), SD + 2, "followed by octet 0xC3");
     }
 
     #[test]
     fn sd_id_unregistered_without_at() {
-        reject(
-            with_sd("[exampleSDID]").as_bytes(),
-            SD + 1,
-            "not IANA-registered",
-        );
+        reject(with_sd("[exampleSDID]").as_bytes(), SD + 1, "not IANA-registered");
         // RFC 5424 6.3.5 example 5 uses a *hypothetical* registration.
-        reject(
-            with_sd("[sigSig ver=\"1\"]").as_bytes(),
-            SD + 1,
-            "not IANA-registered",
-        );
+        reject(with_sd("[sigSig ver=\"1\"]").as_bytes(), SD + 1, "not IANA-registered");
         // SD-IDs are case-sensitive (6.3.2).
-        reject(
-            with_sd("[timequality]").as_bytes(),
-            SD + 1,
-            "not IANA-registered",
-        );
+        reject(with_sd("[timequality]").as_bytes(), SD + 1, "not IANA-registered");
     }
 
     #[test]
     fn sd_id_private_format() {
-        reject(
-            with_sd("[@32473]").as_bytes(),
-            SD + 1,
-            "empty name before '@'",
-        );
+        reject(with_sd("[@32473]").as_bytes(), SD + 1, "empty name before '@'");
         reject(with_sd("[name@]").as_bytes(), SD + 6, "it is empty");
-        reject(
-            with_sd("[name@abc]").as_bytes(),
-            SD + 6,
-            "'a' is not a decimal digit",
-        );
-        reject(
-            with_sd("[name@32473.]").as_bytes(),
-            SD + 12,
-            "empty component",
-        );
+        reject(with_sd("[name@abc]").as_bytes(), SD + 6, "'a' is not a decimal digit");
+        reject(with_sd("[name@32473.]").as_bytes(), SD + 12, "empty component");
         reject(with_sd("[name@1..2]").as_bytes(), SD + 8, "empty component");
         reject(with_sd("[name@032473]").as_bytes(), SD + 6, "leading zero");
-        reject(
-            with_sd("[a@b@32473]").as_bytes(),
-            SD + 4,
-            "more than one '@'",
-        );
+        reject(with_sd("[a@b@32473]").as_bytes(), SD + 4, "more than one '@'");
         assert!(is_valid(with_sd("[name@32473.1.2]").as_bytes()));
         assert!(is_valid(with_sd("[name@32473.0]").as_bytes()));
     }
 
     #[test]
     fn sd_duplicate_id() {
-        reject(
-            with_sd("[a@1 x=\"1\"][b@1][a@1 y=\"2\"]").as_bytes(),
-            SD + 17,
-            "duplicate SD-ID \"a@1\"",
-        );
-        reject(
-            with_sd("[meta][meta]").as_bytes(),
-            SD + 7,
-            "duplicate SD-ID",
-        );
+        reject(with_sd("[a@1 x=\"1\"][b@1][a@1 y=\"2\"]").as_bytes(), SD + 17, "duplicate SD-ID \"a@1\"");
+        reject(with_sd("[meta][meta]").as_bytes(), SD + 7, "duplicate SD-ID");
     }
 
     #[test]
     fn sd_param_name_rules() {
-        reject(
-            with_sd("[a@1 =\"x\"]").as_bytes(),
-            SD + 5,
-            "empty PARAM-NAME",
-        );
-        reject(
-            with_sd("[a@1 k]").as_bytes(),
-            SD + 6,
-            "where '=' was expected",
-        );
-        reject(
-            with_sd("[a@1 k x=\"1\"]").as_bytes(),
-            SD + 6,
-            "where '=' was expected",
-        );
+        reject(with_sd("[a@1 =\"x\"]").as_bytes(), SD + 5, "empty PARAM-NAME");
+        reject(with_sd("[a@1 k]").as_bytes(), SD + 6, "where '=' was expected");
+        reject(with_sd("[a@1 k x=\"1\"]").as_bytes(), SD + 6, "where '=' was expected");
         reject(
             with_sd(&format!("[a@1 {}=\"\"]", "k".repeat(33))).as_bytes(),
             SD + 5 + 32,
@@ -2214,71 +1835,36 @@ mod tests {
 
     #[test]
     fn sd_extra_and_trailing_sp() {
-        reject(
-            with_sd("[a@1  k=\"1\"]").as_bytes(),
-            SD + 5,
-            "two SPs in SD-ELEMENT",
-        );
-        reject(
-            with_sd("[a@1 k=\"1\" ]").as_bytes(),
-            SD + 11,
-            "SP before ']'",
-        );
+        reject(with_sd("[a@1  k=\"1\"]").as_bytes(), SD + 5, "two SPs in SD-ELEMENT");
+        reject(with_sd("[a@1 k=\"1\" ]").as_bytes(), SD + 11, "SP before ']'");
         reject(with_sd("[a@1 ]").as_bytes(), SD + 5, "SP before ']'");
     }
 
     #[test]
     fn sd_param_value_must_be_quoted() {
-        reject(
-            with_sd("[a@1 k=1]").as_bytes(),
-            SD + 7,
-            "must be enclosed in '\"'",
-        );
-        reject(
-            with_sd("[a@1 k='1']").as_bytes(),
-            SD + 7,
-            "must be enclosed in '\"'",
-        );
+        reject(with_sd("[a@1 k=1]").as_bytes(), SD + 7, "must be enclosed in '\"'");
+        reject(with_sd("[a@1 k='1']").as_bytes(), SD + 7, "must be enclosed in '\"'");
     }
 
     #[test]
     fn sd_unescaped_bracket_in_value() {
-        reject(
-            with_sd("[a@1 k=\"x]y\"]").as_bytes(),
-            SD + 9,
-            "unescaped ']'",
-        );
+        reject(with_sd("[a@1 k=\"x]y\"]").as_bytes(), SD + 9, "unescaped ']'");
     }
 
     #[test]
     fn sd_unescaped_quote_in_value() {
-        reject(
-            with_sd("[a@1 k=\"say \"hi\"\"]").as_bytes(),
-            SD + 13,
-            "unescaped '\"' inside PARAM-VALUE",
-        );
+        reject(with_sd("[a@1 k=\"say \"hi\"\"]").as_bytes(), SD + 13, "unescaped '\"' inside PARAM-VALUE");
     }
 
     #[test]
     fn sd_invalid_escape_rejected_by_default() {
-        reject(
-            with_sd(r#"[a@1 k="C:\temp"]"#).as_bytes(),
-            SD + 10,
-            "invalid escape sequence",
-        );
-        reject(
-            with_sd(r#"[a@1 k="a\nb"]"#).as_bytes(),
-            SD + 9,
-            "MUST be escaped as '\\\\'",
-        );
+        reject(with_sd(r#"[a@1 k="C:\temp"]"#).as_bytes(), SD + 10, "invalid escape sequence");
+        reject(with_sd(r#"[a@1 k="a\nb"]"#).as_bytes(), SD + 9, "MUST be escaped as '\\\\'");
     }
 
     #[test]
     fn sd_invalid_escape_kept_literally_with_receiver_rule() {
-        let opts = ParseOptions {
-            accept_invalid_escapes: true,
-            ..ParseOptions::default()
-        };
+        let opts = ParseOptions { accept_invalid_escapes: true, ..ParseOptions::default() };
         let raw = with_sd(r#"[a@1 k="C:\temp\\x\"y\]z\n"]"#);
         let m = parse_with(raw.as_bytes(), opts).expect("receiver rule");
         assert_eq!(m.sd_param("a@1", "k"), Some(r#"C:\temp\x"y]z\n"#));
@@ -2304,17 +1890,9 @@ mod tests {
 
     #[test]
     fn sd_unterminated() {
-        reject(
-            with_sd("[a@1 k=\"v").as_bytes(),
-            SD + 9,
-            "unterminated PARAM-VALUE",
-        );
+        reject(with_sd("[a@1 k=\"v").as_bytes(), SD + 9, "unterminated PARAM-VALUE");
         reject(with_sd("[a@1 k=\"v\"").as_bytes(), SD + 10, "missing ']'");
-        reject(
-            with_sd("[a@1").as_bytes(),
-            SD + 4,
-            "unexpected end of input after SD-ID",
-        );
+        reject(with_sd("[a@1").as_bytes(), SD + 4, "unexpected end of input after SD-ID");
         reject(with_sd("[a@1 k=\"v\\").as_bytes(), SD + 10, "after '\\'");
     }
 
@@ -2322,110 +1900,40 @@ mod tests {
 
     #[test]
     fn time_quality_rules() {
-        reject(
-            with_sd("[timeQuality tzKnown=\"2\"]").as_bytes(),
-            SD + 13,
-            "MUST be \"0\" or \"1\"",
-        );
-        reject(
-            with_sd("[timeQuality isSynced=\"yes\"]").as_bytes(),
-            SD + 13,
-            "MUST be \"0\" or \"1\"",
-        );
+        reject(with_sd("[timeQuality tzKnown=\"2\"]").as_bytes(), SD + 13, "MUST be \"0\" or \"1\"");
+        reject(with_sd("[timeQuality isSynced=\"yes\"]").as_bytes(), SD + 13, "MUST be \"0\" or \"1\"");
         reject(
             with_sd("[timeQuality isSynced=\"0\" syncAccuracy=\"10\"]").as_bytes(),
             SD + 26,
             "MUST NOT be specified when isSynced is \"0\"",
         );
-        reject(
-            with_sd("[timeQuality syncAccuracy=\"1e6\"]").as_bytes(),
-            SD + 13,
-            "not a decimal integer",
-        );
-        reject(
-            with_sd("[timeQuality tzknown=\"1\"]").as_bytes(),
-            SD + 13,
-            "not registered for SD-ID \"timeQuality\"",
-        );
+        reject(with_sd("[timeQuality syncAccuracy=\"1e6\"]").as_bytes(), SD + 13, "not a decimal integer");
+        reject(with_sd("[timeQuality tzknown=\"1\"]").as_bytes(), SD + 13, "not registered for SD-ID \"timeQuality\"");
     }
 
     #[test]
     fn origin_rules() {
-        reject(
-            with_sd("[origin ip=\"999.1.1.1\"]").as_bytes(),
-            SD + 8,
-            "not a textual IPv4/IPv6",
-        );
-        reject(
-            with_sd("[origin ip=\"host.example\"]").as_bytes(),
-            SD + 8,
-            "not a textual IPv4/IPv6",
-        );
-        reject(
-            with_sd("[origin enterpriseId=\"32473.\"]").as_bytes(),
-            SD + 8,
-            "empty component",
-        );
+        reject(with_sd("[origin ip=\"999.1.1.1\"]").as_bytes(), SD + 8, "not a textual IPv4/IPv6");
+        reject(with_sd("[origin ip=\"host.example\"]").as_bytes(), SD + 8, "not a textual IPv4/IPv6");
+        reject(with_sd("[origin enterpriseId=\"32473.\"]").as_bytes(), SD + 8, "empty component");
         let long = "s".repeat(49);
-        reject(
-            with_sd(&format!("[origin software=\"{long}\"]")).as_bytes(),
-            SD + 8,
-            "longer than 48",
-        );
+        reject(with_sd(&format!("[origin software=\"{long}\"]")).as_bytes(), SD + 8, "longer than 48");
         let long = "v".repeat(33);
-        reject(
-            with_sd(&format!("[origin swVersion=\"{long}\"]")).as_bytes(),
-            SD + 8,
-            "longer than 32",
-        );
+        reject(with_sd(&format!("[origin swVersion=\"{long}\"]")).as_bytes(), SD + 8, "longer than 32");
         // Length is in characters, not octets.
-        assert!(is_valid(
-            with_sd(&format!("[origin software=\"{}\"]", "é".repeat(48))).as_bytes()
-        ));
-        reject(
-            with_sd("[origin x=\"1\"]").as_bytes(),
-            SD + 8,
-            "not registered for SD-ID \"origin\"",
-        );
+        assert!(is_valid(with_sd(&format!("[origin software=\"{}\"]", "é".repeat(48))).as_bytes()));
+        reject(with_sd("[origin x=\"1\"]").as_bytes(), SD + 8, "not registered for SD-ID \"origin\"");
     }
 
     #[test]
     fn meta_rules() {
-        reject(
-            with_sd("[meta sequenceId=\"0\"]").as_bytes(),
-            SD + 6,
-            "out of range 1..=2147483647",
-        );
-        reject(
-            with_sd("[meta sequenceId=\"2147483648\"]").as_bytes(),
-            SD + 6,
-            "out of range 1..=2147483647",
-        );
-        reject(
-            with_sd("[meta sequenceId=\"01\"]").as_bytes(),
-            SD + 6,
-            "leading zero",
-        );
-        reject(
-            with_sd("[meta sysUpTime=\"4294967296\"]").as_bytes(),
-            SD + 6,
-            "TimeTicks",
-        );
-        reject(
-            with_sd("[meta sysUpTime=\"1.5\"]").as_bytes(),
-            SD + 6,
-            "not a decimal integer",
-        );
-        reject(
-            with_sd("[meta language=\"english language\"]").as_bytes(),
-            SD + 6,
-            "BCP 47",
-        );
-        reject(
-            with_sd("[meta lang=\"en\"]").as_bytes(),
-            SD + 6,
-            "not registered for SD-ID \"meta\"",
-        );
+        reject(with_sd("[meta sequenceId=\"0\"]").as_bytes(), SD + 6, "out of range 1..=2147483647");
+        reject(with_sd("[meta sequenceId=\"2147483648\"]").as_bytes(), SD + 6, "out of range 1..=2147483647");
+        reject(with_sd("[meta sequenceId=\"01\"]").as_bytes(), SD + 6, "leading zero");
+        reject(with_sd("[meta sysUpTime=\"4294967296\"]").as_bytes(), SD + 6, "TimeTicks");
+        reject(with_sd("[meta sysUpTime=\"1.5\"]").as_bytes(), SD + 6, "not a decimal integer");
+        reject(with_sd("[meta language=\"english language\"]").as_bytes(), SD + 6, "BCP 47");
+        reject(with_sd("[meta lang=\"en\"]").as_bytes(), SD + 6, "not registered for SD-ID \"meta\"");
     }
 
     // ---- MSG (6, 6.4) ----------------------------------------------------
@@ -2434,29 +1942,16 @@ mod tests {
     fn msg_bom_requires_valid_utf8() {
         reject(b"<13>1 - - - - - - \xEF\xBB\xBFok\xFF", 23, "MSG-UTF8");
         // Overlong NUL (C0 80) is not shortest form.
-        reject(
-            b"<13>1 - - - - - - \xEF\xBB\xBF\xC0\x80",
-            21,
-            "shortest-form",
-        );
+        reject(b"<13>1 - - - - - - \xEF\xBB\xBF\xC0\x80", 21, "shortest-form");
         // Truncated multi-byte sequence at the end.
         reject(b"<13>1 - - - - - - \xEF\xBB\xBF\xE2\x82", 21, "MSG-UTF8");
     }
 
     #[test]
     fn validate_utf8_bom_rule_direct() {
-        assert_eq!(
-            validate_utf8_bom_rule(b"\xEF\xBB\xBFh\xC3\xA9"),
-            Ok(Msg::Utf8("hé"))
-        );
-        assert_eq!(
-            validate_utf8_bom_rule(b"plain"),
-            Ok(Msg::Any(&b"plain"[..]))
-        );
-        assert_eq!(
-            validate_utf8_bom_rule(b"\xEF\xBB\xBF\xFF").map_err(|e| e.offset),
-            Err(3)
-        );
+        assert_eq!(validate_utf8_bom_rule(b"\xEF\xBB\xBFh\xC3\xA9"), Ok(Msg::Utf8("hé")));
+        assert_eq!(validate_utf8_bom_rule(b"plain"), Ok(Msg::Any(&b"plain"[..])));
+        assert_eq!(validate_utf8_bom_rule(b"\xEF\xBB\xBF\xFF").map_err(|e| e.offset), Err(3));
         assert_eq!(Msg::Utf8("x").as_bytes(), b"x");
     }
 
@@ -2465,9 +1960,7 @@ mod tests {
     #[test]
     fn octet_counting_multiple_frames() {
         let a = "<34>1 - - - - - - one";
-        let b = format!(
-            "<165>1 2003-10-11T22:14:15.003Z h app 1 ID [meta sequenceId=\"7\"] {BOM_STR}two é"
-        );
+        let b = format!("<165>1 2003-10-11T22:14:15.003Z h app 1 ID [meta sequenceId=\"7\"] {BOM_STR}two é");
         let stream = format!("{} {a}{} {b}", a.len(), b.len());
         let frames = split_octet_counted(stream.as_bytes()).expect("valid stream");
         assert_eq!(frames, vec![a.as_bytes(), b.as_bytes()]);
@@ -2477,22 +1970,14 @@ mod tests {
         assert_eq!(msgs[1].msg, Some(Msg::Utf8("two é")));
         // MSG-LEN counts octets, and frames may contain LF.
         let c = "x\ny";
-        assert_eq!(
-            split_octet_counted(format!("3 {c}").as_bytes()),
-            Ok(vec![c.as_bytes()])
-        );
+        assert_eq!(split_octet_counted(format!("3 {c}").as_bytes()), Ok(vec![c.as_bytes()]));
         assert_eq!(split_octet_counted(b""), Ok(vec![]));
     }
 
     #[test]
     fn octet_counting_zero_length() {
         let e = split_octet_counted(b"0 ").expect_err("zero");
-        assert_eq!(
-            (e.offset, e.reason.contains("MSG-LEN is zero")),
-            (0, true),
-            "{}",
-            e.reason
-        );
+        assert_eq!((e.offset, e.reason.contains("MSG-LEN is zero")), (0, true), "{}", e.reason);
         let e = split_octet_counted(b"1 a0 ").expect_err("zero in 2nd frame");
         assert_eq!(e.offset, 3);
     }
@@ -2500,23 +1985,14 @@ mod tests {
     #[test]
     fn octet_counting_leading_zero() {
         let e = split_octet_counted(b"05 hello").expect_err("leading zero");
-        assert_eq!(
-            (e.offset, e.reason.contains("leading zero")),
-            (0, true),
-            "{}",
-            e.reason
-        );
+        assert_eq!((e.offset, e.reason.contains("leading zero")), (0, true), "{}", e.reason);
     }
 
     #[test]
     fn octet_counting_truncated_frame() {
         let e = split_octet_counted(b"10 abc").expect_err("truncated");
         assert_eq!(e.offset, 0);
-        assert!(
-            e.reason.contains("MSG-LEN is 10 but only 3 octets remain"),
-            "{}",
-            e.reason
-        );
+        assert!(e.reason.contains("MSG-LEN is 10 but only 3 octets remain"), "{}", e.reason);
         let e = split_octet_counted(b"3 abc12").expect_err("truncated after len");
         assert_eq!(e.offset, 7);
         assert!(e.reason.contains("expected SP"), "{}", e.reason);
@@ -2526,11 +2002,7 @@ mod tests {
     fn octet_counting_missing_sp() {
         let e = split_octet_counted(b"5hello").expect_err("missing SP");
         assert_eq!(e.offset, 1);
-        assert!(
-            e.reason.contains("expected SP after MSG-LEN, found 'h'"),
-            "{}",
-            e.reason
-        );
+        assert!(e.reason.contains("expected SP after MSG-LEN, found 'h'"), "{}", e.reason);
         let e = split_octet_counted(b"5\thello").expect_err("TAB is not SP");
         assert_eq!(e.offset, 1);
     }
@@ -2557,10 +2029,7 @@ mod tests {
         let bad = "<34>01 - - - - - -";
         let stream = format!("21 <34>1 - - - - - - one{} {bad}", bad.len());
         let e = parse_octet_counted(stream.as_bytes()).expect_err("second frame invalid");
-        assert_eq!(
-            e.offset,
-            stream.find(bad).map(|i| i + 4).unwrap_or_default()
-        );
+        assert_eq!(e.offset, stream.find(bad).map(|i| i + 4).unwrap_or_default());
     }
 
     // ---- RFC 5424 6.1 truncation -----------------------------------------
@@ -2568,19 +2037,13 @@ mod tests {
     #[test]
     fn truncation_rules() {
         let original = vec![b'x'; 600];
-        assert_eq!(
-            validate_truncation(&original, &original[..480], 480),
-            Ok(())
-        );
+        assert_eq!(validate_truncation(&original, &original[..480], 480), Ok(()));
         assert!(validate_truncation(&original, &original[..479], 480).is_ok());
         assert!(validate_truncation(&original, &original[..481], 480).is_err());
         assert!(validate_truncation(&original, &original[..400], 400).is_err()); // limit < 480
         let mut altered = original[..480].to_vec();
         altered[10] = b'y';
-        assert_eq!(
-            validate_truncation(&original, &altered, 480).map_err(|e| e.offset),
-            Err(10)
-        );
+        assert_eq!(validate_truncation(&original, &altered, 480).map_err(|e| e.offset), Err(10));
         let short = b"short message";
         assert!(validate_truncation(short, short, 480).is_ok());
         assert!(validate_truncation(short, b"short", 480).is_err());

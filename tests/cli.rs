@@ -1,0 +1,230 @@
+//! The command line: `check` on every example config and on each kind of mistake, `send`, and
+//! the embedded default config run as a newcomer would run it.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::rfc5424_strict;
+
+fn siem_relay() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_siem-relay"))
+}
+
+fn check(path: &Path) -> Output {
+    siem_relay().arg("check").arg("--config").arg(path).output().expect("run check")
+}
+
+#[test]
+fn check_accepts_every_example_config() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).expect("config/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|ext| ext == "toml") {
+            let output = check(&path);
+            assert!(output.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&output.stderr));
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "expected several example configs, found {checked}");
+}
+
+#[test]
+fn check_names_the_file_the_key_and_the_expectation_for_each_mistake() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sink = "[sinks.qradar]\nformat = \"rfc5424\"\nurl = \"tcp://127.0.0.1:514\"\n";
+    let cases: &[(&str, String, &[&str])] = &[
+        ("unknown top-level key", format!("colour = \"blue\"\n{sink}"), &["unknown field `colour`"]),
+        (
+            "unknown sink key",
+            "[sinks.qradar]\nformat = \"rfc5424\"\nurll = \"tcp://x\"\n".into(),
+            &["sinks.qradar", "unknown field `urll`", "expected one of"],
+        ),
+        ("missing url", "[sinks.qradar]\nformat = \"rfc5424\"\n".into(), &["sinks.qradar", "missing field `url`"]),
+        ("wrong type", format!("[input]\nmax_clients = \"many\"\n{sink}"), &["input.max_clients", "invalid type"]),
+        (
+            "bad url",
+            "[sinks.qradar]\nformat = \"rfc5424\"\nurl = \"htp://siem\"\n".into(),
+            &["sinks.qradar.url", "unsupported scheme \"htp\""],
+        ),
+        (
+            "ipv6 without brackets",
+            "[sinks.qradar]\nformat = \"rfc5424\"\nurl = \"tcp://::1:514\"\n".into(),
+            &["sinks.qradar.url", "brackets"],
+        ),
+        (
+            "bad format",
+            "[sinks.qradar]\nformat = \"xml\"\nurl = \"tcp://h:1\"\n".into(),
+            &["sinks.qradar.format", "expected \"rfc5424\" or \"rfc3164\", found \"xml\""],
+        ),
+        (
+            "bad when_full",
+            format!("{sink}queue = {{ when_full = \"explode\" }}\n"),
+            &["sinks.qradar.queue.when_full", "\"block\", \"drop_newest\" or \"drop_oldest\""],
+        ),
+        (
+            "zero max_events",
+            format!("{sink}queue = {{ max_events = 0 }}\n"),
+            &["sinks.qradar.queue.max_events", "at least 1"],
+        ),
+        (
+            "bad min_severity",
+            format!("{sink}min_severity = \"urgent\"\n"),
+            &["sinks.qradar.min_severity", "critical, high, medium, low, info"],
+        ),
+        ("severity out of range", format!("{sink}min_severity = 11\n"), &["sinks.qradar.min_severity", "0-10"]),
+        ("bad facility", format!("{sink}facility = \"local9\"\n"), &["sinks.qradar.facility", "local0"]),
+        ("bad sd field name", format!("{sink}sd_fields = [\"data.a=b\"]\n"), &["sinks.qradar.sd_fields[0]", "SD-NAME"]),
+        (
+            "reserved sd field name",
+            format!("{sink}sd_fields = [\"id\"]\n"),
+            &["sinks.qradar.sd_fields[0]", "already used"],
+        ),
+        ("bad sd_id", format!("{sink}sd_id = \"siem\"\n"), &["sinks.qradar.sd_id", "name@enterprise-number"]),
+        ("bad app_name", format!("{sink}app_name = \"has space\"\n"), &["sinks.qradar.app_name", "APP-NAME"]),
+        (
+            "framing on udp",
+            "[sinks.qradar]\nformat = \"rfc5424\"\nurl = \"udp://h\"\nframing = \"lf\"\n".into(),
+            &["sinks.qradar.framing", "tcp:// and tls://"],
+        ),
+        (
+            "bad framing",
+            format!("{sink}framing = \"crlf\"\n"),
+            &["sinks.qradar.framing", "\"octet_counting\" or \"lf\""],
+        ),
+        ("tls on tcp", format!("{sink}tls = {{ ca_file = \"/x\" }}\n"), &["sinks.qradar.tls", "tls:// sinks only"]),
+        (
+            "missing ca file",
+            "[sinks.qradar]\nformat = \"rfc5424\"\nurl = \"tls://h\"\ntls.ca_file = \"/nonexistent/ca.pem\"\n".into(),
+            &["sinks.qradar.tls.ca_file", "/nonexistent/ca.pem"],
+        ),
+        (
+            "cert without key",
+            "[sinks.qradar]\nformat = \"rfc5424\"\nurl = \"tls://h\"\ntls.cert_file = \"/x.pem\"\n".into(),
+            &["sinks.qradar.tls.key_file", "expected a key_file"],
+        ),
+        (
+            "bad pin",
+            "[sinks.qradar]\nformat = \"rfc5424\"\nurl = \"tls://h\"\ntls.pin_sha256 = \"abc\"\n".into(),
+            &["sinks.qradar.tls.pin_sha256", "64 hex digits"],
+        ),
+        (
+            "small max_message_bytes",
+            format!("{sink}max_message_bytes = 100\n"),
+            &["sinks.qradar.max_message_bytes", "at least 480"],
+        ),
+        ("bad socket mode", format!("[input]\nsocket_mode = \"rw-rw----\"\n{sink}"), &["input.socket_mode", "octal"]),
+        (
+            "sd on rfc3164",
+            "[sinks.qradar]\nformat = \"rfc3164\"\nurl = \"udp://h\"\nsd_fields = [\"x\"]\n".into(),
+            &["sinks.qradar.sd_fields", "rfc5424"],
+        ),
+        (
+            "bad sink name",
+            "[sinks.\"qr adar\"]\nformat = \"rfc5424\"\nurl = \"udp://h\"\n".into(),
+            &["sinks.qr adar", "letters, digits"],
+        ),
+        ("no sinks", "[input]\nmax_clients = 3\n".into(), &["sinks", "at least one"]),
+        ("syntax error", format!("{sink}\nevents = [\"a\"\n"), &[":6", "invalid array"]),
+    ];
+    for (name, text, expected) in cases {
+        let path = dir.path().join(format!("{}.toml", name.replace(' ', "_")));
+        std::fs::write(&path, text).expect("write");
+        let output = check(&path);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{name}: {stderr}");
+        assert!(stderr.contains(&path.display().to_string()), "{name}: file not named: {stderr}");
+        for needle in *expected {
+            assert!(stderr.contains(needle), "{name}: {needle:?} not in: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn check_reports_an_unreadable_file() {
+    let output = check(Path::new("/nonexistent/siem-relay.toml"));
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/siem-relay.toml: cannot read the file"));
+}
+
+/// A daemon process that is killed if a test fails midway.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn the_embedded_default_prints_events_as_rfc5424_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("events.sock");
+    let mut daemon = Daemon(
+        siem_relay()
+            .arg("--socket")
+            .arg(&socket)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start daemon"),
+    );
+    wait_for(&socket);
+
+    let mut send = siem_relay()
+        .arg("send")
+        .arg("--socket")
+        .arg(&socket)
+        .arg("-")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("send");
+    use std::io::Write as _;
+    send.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"{\"event\":\"finding_added\",\"severity\":\"high\",\"title\":\"SQL injection\"}\nnot json\n{\"event\":\"scan_done\"}\n")
+        .expect("write");
+    let sent = send.wait_with_output().expect("send output");
+    assert_eq!(String::from_utf8_lossy(&sent.stdout).trim(), "accepted 2, rejected 1");
+    assert!(String::from_utf8_lossy(&sent.stderr).contains("line 2: rejected: invalid JSON"));
+    assert_eq!(sent.status.code(), Some(1), "rejections make send fail");
+
+    let status = Command::new("kill").arg("-TERM").arg(daemon.0.id().to_string()).status().expect("kill");
+    assert!(status.success());
+    let output = std::mem::replace(&mut daemon.0, Command::new("true").spawn().expect("true"))
+        .wait_with_output()
+        .expect("daemon output");
+    assert!(output.status.success(), "exit status {:?}", output.status);
+    let stdout = String::from_utf8(output.stdout).expect("utf8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    for line in &lines {
+        rfc5424_strict::parse(line.as_bytes()).unwrap_or_else(|e| panic!("{e}: {line}"));
+    }
+    assert!(lines[0].contains(" finding_added [siem@32473 id=\""), "{}", lines[0]);
+    assert!(lines[0].ends_with("] SQL injection"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&socket.display().to_string()), "socket path printed at start-up: {stderr}");
+    assert!(!socket.exists(), "socket removed on exit");
+}
+
+#[test]
+fn send_fails_clearly_when_no_daemon_listens() {
+    let output =
+        siem_relay().args(["send", "--socket", "/nonexistent/events.sock", "/dev/null"]).output().expect("send");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot send to /nonexistent/events.sock"));
+}

@@ -1,0 +1,89 @@
+//! The daemon run in-process on a temporary socket, with a handle to stop it and read its
+//! report.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use siem_relay::client::{self, SendOutcome};
+use siem_relay::config::Config;
+use siem_relay::daemon::{self, Handles, Report};
+use tokio::sync::oneshot;
+
+pub struct TestDaemon {
+    pub socket: PathBuf,
+    pub handles: Handles,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Report>,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDaemon {
+    /// Starts the daemon on `config` (TOML without `[input] socket`, which is set to a fresh
+    /// temporary path). `{dir}` in the text is replaced by the daemon's temporary directory.
+    pub async fn start(config: &str) -> TestDaemon {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = config.replace("{dir}", &dir.path().display().to_string());
+        let mut config = Config::parse(&text, "test.toml").unwrap_or_else(|e| panic!("test config invalid: {e}"));
+        let socket = dir.path().join("events.sock");
+        config.input.socket = socket.clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let (ready_tx, ready_rx) = oneshot::channel::<Handles>();
+        let ready_tx = Arc::new(Mutex::new(Some(ready_tx)));
+        let task = tokio::spawn(async move {
+            daemon::run(
+                config,
+                async {
+                    let _ = stopped.await;
+                },
+                move |handles| {
+                    if let Some(tx) = ready_tx.lock().expect("lock").take() {
+                        let _ = tx.send(handles.clone());
+                    }
+                },
+            )
+            .await
+            .expect("daemon failed")
+        });
+        let handles = ready_rx.await.expect("daemon did not start");
+        TestDaemon { socket, handles, stop: Some(stop), task, dir }
+    }
+
+    /// Sends NDJSON text over one connection and returns the daemon's verdict.
+    pub async fn send(&self, text: &str) -> SendOutcome {
+        client::send(&self.socket, text.as_bytes()).await.expect("send failed")
+    }
+
+    /// Stops the daemon (as SIGTERM would) and returns its report.
+    pub async fn stop(mut self) -> Report {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.expect("daemon task panicked")
+    }
+
+    /// Counter of the sink `name`.
+    pub fn sink_stats(&self, name: &str) -> Arc<siem_relay::sink::SinkStats> {
+        self.handles
+            .router
+            .routes()
+            .iter()
+            .find(|route| route.name == name)
+            .map(|route| route.stats.clone())
+            .unwrap_or_else(|| panic!("no sink {name}"))
+    }
+
+    pub fn queue_depth(&self, name: &str) -> (usize, usize) {
+        self.handles.router.routes().iter().find(|r| r.name == name).map(|r| r.queue.depth()).expect("sink")
+    }
+}
+
+/// `n` numbered events of type `kind`, one per line, with ids `e0`, `e1`, ...
+pub fn numbered_events(kind: &str, n: usize) -> String {
+    (0..n)
+        .map(|i| format!("{{\"event\":\"{kind}\",\"id\":\"e{i}\",\"severity\":\"high\",\"title\":\"event number {i}\",\"timestamp\":\"2024-05-01T12:00:00.123456Z\"}}\n"))
+        .collect()
+}
+
+pub fn get(counter: &std::sync::atomic::AtomicU64) -> u64 {
+    counter.load(std::sync::atomic::Ordering::Relaxed)
+}

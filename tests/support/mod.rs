@@ -1,0 +1,30 @@
+//! Test support: an in-process daemon, simple receivers of our own, real receivers (rsyslog,
+//! syslog-ng), a strict RFC 5424 parser written from the RFC, and test certificates.
+
+#![allow(dead_code)]
+
+pub mod certs;
+pub mod daemon;
+pub mod listeners;
+pub mod receivers;
+pub mod rfc5424_strict;
+
+/// Runs a blocking closure (real-receiver control, file polling) off the async runtime.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("blocking task panicked")
+}
+
+/// Polls `condition` every 10 ms until it holds or `limit` passes; returns whether it held.
+/// Used to await effects that have no signal of their own (bytes arriving at a receiver).
+pub async fn eventually(limit: std::time::Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if condition() {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests: the daemon with real sockets, our own receivers, real rsyslog and
+//! syslog-ng, and the CLI. One binary, a module per area.
+
+mod support;
+
+mod backpressure;
+mod bad_input;
+mod cli;
+mod encoding;
+mod interop;
+mod pipeline;
+mod reconnect;
+mod tls;
