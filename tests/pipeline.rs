@@ -157,3 +157,31 @@ async fn filters_route_by_type_and_severity_and_count_unrouted_events() {
     let report = daemon.stop().await;
     assert_eq!(report.unrouted, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ipv6_loopback_receivers_are_reached() {
+    let Ok(listener) = tokio::net::TcpListener::bind("[::1]:0").await else {
+        eprintln!("skipped: no IPv6 loopback here");
+        return;
+    };
+    let addr = listener.local_addr().expect("addr");
+    let received = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut bytes = Vec::new();
+        let mut buf = [0u8; 4096];
+        while crate::support::listeners::complete_octet_frames(&bytes).len() < 2 {
+            let n = tokio::io::AsyncReadExt::read(&mut socket, &mut buf).await.expect("read");
+            assert!(n > 0, "connection closed early");
+            bytes.extend_from_slice(&buf[..n]);
+        }
+        bytes
+    });
+    let daemon =
+        TestDaemon::start(&format!("[sinks.v6]\nformat = \"rfc5424\"\nurl = \"tcp://[::1]:{}\"", addr.port())).await;
+    daemon.send(&numbered_events("v6", 2)).await;
+    let bytes = tokio::time::timeout(WAIT, received).await.expect("in time").expect("receiver");
+    for frame in crate::support::listeners::complete_octet_frames(&bytes) {
+        rfc5424_strict::parse(&frame).expect("valid");
+    }
+    daemon.stop().await;
+}

@@ -112,3 +112,27 @@ async fn certificate_pins_must_match_the_server_certificate() {
     let bad = format!("{ca}, pin_sha256 = \"{}\"", "ab".repeat(32));
     assert!(!delivers(&mismatched, &sink(&mismatched.url("tls"), &bad)).await.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_the_handshake_times_out_and_is_retried() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new(dir.path(), &["127.0.0.1"]);
+    // Accepts TCP connections and never says a word.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let config =
+        sink(&format!("tls://{addr}"), &format!("ca_file = \"{}\", handshake_timeout_ms = 50", pki.ca_file.display()));
+    let daemon = TestDaemon::start(&config).await;
+    daemon.send(&numbered_events("tls", 1)).await;
+    let stats = daemon.sink_stats("siem");
+    assert!(eventually(WAIT, || get(&stats.connect_failures) >= 2).await, "{}", stats.summary());
+    let report = daemon.stop().await;
+    assert_eq!(report.undelivered(), 1);
+    silent.abort();
+}

@@ -37,6 +37,8 @@ fi
 rsyslog_pkgs=(rsyslog rsyslog-gnutls)
 # Runtime libraries of the extracted syslog-ng-core that are not on a minimal system.
 sng_lib_pkgs=(libivykis0 libpcre3 libnet1 libwrap0 libjson-c5 libglib2.0-0 libcap2 libssl3 libsystemd0)
+# The example configs use the system trust store for TLS sinks; `check` reads it.
+sng_lib_pkgs+=(ca-certificates)
 
 pkg_installed() {
     [ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" = "installed" ]
