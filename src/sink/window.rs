@@ -47,6 +47,18 @@ impl ReplayWindow {
         self.batches.push_back(Sent { frames, events, end, confirmed: false });
     }
 
+    /// Whether the newest batch has been written on the current connection.
+    pub fn newest_written(&self) -> bool {
+        self.batches.back().is_some_and(|sent| sent.end.is_some())
+    }
+
+    /// Records that the newest batch was written on the current connection, ending at `end`.
+    pub fn newest_written_to(&mut self, end: u64) {
+        if let Some(sent) = self.batches.back_mut() {
+            sent.end = Some(end);
+        }
+    }
+
     /// Marks batches that end at or before `acknowledged` as confirmed; returns how many events
     /// became confirmed. Forgets the oldest confirmed batches beyond the retention budget.
     pub fn confirm(&mut self, acknowledged: u64) -> usize {

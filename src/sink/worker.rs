@@ -59,7 +59,7 @@ pub async fn run(config: Arc<SinkConfig>, queue: Arc<MemoryQueue>, stats: Arc<Si
         tokio::select! {
             biased;
             () = abort.cancelled() => {
-                lost_in_flight = events.len();
+                lost_in_flight = delivery.untracked_in_flight(events.len());
                 break;
             }
             () = delivery.deliver(batch, events.len()) => {}
@@ -123,7 +123,7 @@ impl Delivery {
                 pending_replay: None,
                 reconnect_delay: None,
             }),
-            Endpoint::Udp(_) => Delivery::Udp(UdpDelivery { shared, socket: None }),
+            Endpoint::Udp(_) => Delivery::Udp(UdpDelivery { shared, socket: None, sent_of_batch: 0 }),
             Endpoint::File(_) | Endpoint::Console => Delivery::Local(LocalDelivery { shared, writer: None }),
         }
     }
@@ -135,6 +135,16 @@ impl Delivery {
             Delivery::Stream(stream) => stream.deliver(Bytes::from(batch.bytes), events).await,
             Delivery::Udp(udp) => udp.deliver(&batch).await,
             Delivery::Local(local) => local.deliver(&batch.bytes, events).await,
+        }
+    }
+
+    /// Of a batch of `events` whose delivery was cancelled, how many are neither delivered nor
+    /// tracked in a replay window (and so would otherwise go uncounted).
+    fn untracked_in_flight(&self, events: usize) -> usize {
+        match self {
+            Delivery::Stream(_) => 0,
+            Delivery::Udp(udp) => events - udp.sent_of_batch,
+            Delivery::Local(_) => events,
         }
     }
 
@@ -201,8 +211,16 @@ struct StreamDelivery {
 
 impl StreamDelivery {
     async fn deliver(&mut self, frames: Bytes, events: usize) {
+        // Tracked from the start: if this connection fails at any point, the batch is part of
+        // what the next one replays, and shutdown accounting sees it as unconfirmed.
+        self.window.push(frames.clone(), events, None);
         loop {
-            let connection = self.connected().await;
+            let _ = self.connected().await;
+            if self.window.newest_written() {
+                // The reconnect just replayed it.
+                return;
+            }
+            let Some(connection) = self.connection.as_mut() else { continue };
             match connection.peer_state() {
                 PeerState::Open => {}
                 PeerState::Closed => {
@@ -217,18 +235,16 @@ impl StreamDelivery {
             match connection.send(&frames).await {
                 Ok(()) => {
                     let end = connection.wire_bytes();
-                    self.window.push(frames, events, Some(end));
+                    self.window.newest_written_to(end);
                     self.confirm();
+                    return;
                 }
                 Err(error) => {
                     SinkStats::add(&self.shared.stats.send_failures, 1);
                     // Partly written at best: it goes out again, whole, on the next connection.
-                    self.window.push(frames, events, None);
                     self.lost(&format!("write failed: {error}"), Replay::All);
-                    let _ = self.connected().await;
                 }
             }
-            return;
         }
     }
 
@@ -344,7 +360,7 @@ impl StreamDelivery {
     async fn settle(&mut self) {
         loop {
             self.confirm();
-            if self.window.unconfirmed_events() == 0 {
+            if self.window.unconfirmed_events() == 0 && !self.has_replay() {
                 return;
             }
             let connection = self.connected().await;
@@ -360,6 +376,8 @@ impl StreamDelivery {
 struct UdpDelivery {
     shared: Shared,
     socket: Option<UdpConnection>,
+    /// Datagrams of the current batch already sent.
+    sent_of_batch: usize,
 }
 
 impl UdpDelivery {
@@ -369,6 +387,7 @@ impl UdpDelivery {
             unreachable!("udp delivery is only built for udp endpoints")
         };
         let mut start = 0;
+        self.sent_of_batch = 0;
         for &end in &batch.ends {
             loop {
                 let socket = match &self.socket {
@@ -386,6 +405,7 @@ impl UdpDelivery {
                     Ok(()) => {
                         self.shared.succeeded();
                         SinkStats::add(&self.shared.stats.delivered, 1);
+                        self.sent_of_batch += 1;
                         break;
                     }
                     Err(error) => {
