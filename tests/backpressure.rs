@@ -7,7 +7,6 @@ use std::time::Duration;
 use crate::support::daemon::{get, TestDaemon};
 use crate::support::eventually;
 use crate::support::listeners::StreamReceiver;
-use crate::support::rfc5424_strict;
 
 const WAIT: Duration = Duration::from_secs(60);
 /// Enough bytes to overflow every kernel buffer between the writer and a paused receiver.
@@ -17,14 +16,6 @@ const EVENTS: usize = 20_000;
 fn big_events() -> String {
     let padding = "p".repeat(1000);
     (0..EVENTS).map(|i| format!("{{\"event\":\"load\",\"id\":\"e{i}\",\"title\":\"{padding}\"}}\n")).collect()
-}
-
-fn ids(receiver: &StreamReceiver) -> Vec<String> {
-    receiver
-        .octet_frames()
-        .iter()
-        .map(|frame| rfc5424_strict::parse(frame).expect("valid").sd_param("siem@32473", "id").expect("id").to_owned())
-        .collect()
 }
 
 fn config(url: &str, when_full: &str) -> String {
@@ -50,7 +41,7 @@ async fn block_stalls_the_writer_and_loses_nothing() {
     let outcome = writer.await.expect("joined").expect("send");
     assert_eq!((outcome.accepted, outcome.rejected), (EVENTS as u64, 0));
     assert!(eventually(WAIT, || receiver.octet_frames().len() >= EVENTS).await);
-    let received: HashSet<String> = ids(&receiver).into_iter().collect();
+    let received: HashSet<String> = receiver.octet_ids().into_iter().collect();
     assert_eq!(received.len(), EVENTS, "every event arrives");
     let report = daemon.stop().await;
     let stats = &report.sinks[0].1;
@@ -85,7 +76,7 @@ async fn overflow(when_full: &str) -> (Vec<String>, u64, u64, usize) {
     let report = daemon.stop().await;
     let stats = &report.sinks[0].1;
     assert_eq!(get(&stats.received), EVENTS as u64);
-    (ids(&receiver), get(&stats.dropped_newest), get(&stats.dropped_oldest), deepest)
+    (receiver.octet_ids(), get(&stats.dropped_newest), get(&stats.dropped_oldest), deepest)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

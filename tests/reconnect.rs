@@ -7,16 +7,11 @@ use std::time::Duration;
 use crate::support::daemon::{get, numbered_events, TestDaemon};
 use crate::support::eventually;
 use crate::support::listeners::StreamReceiver;
-use crate::support::rfc5424_strict;
 
 const WAIT: Duration = Duration::from_secs(30);
 
 fn received_ids(receiver: &StreamReceiver) -> HashSet<String> {
-    receiver
-        .octet_frames()
-        .iter()
-        .map(|frame| rfc5424_strict::parse(frame).expect("valid").sd_param("siem@32473", "id").expect("id").to_owned())
-        .collect()
+    receiver.octet_ids().into_iter().collect()
 }
 
 fn sink(url: &str) -> String {

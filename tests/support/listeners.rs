@@ -94,6 +94,18 @@ impl StreamReceiver {
         self.connections().iter().flat_map(|bytes| complete_octet_frames(bytes)).collect()
     }
 
+    /// The `id` structured-data parameter of every complete octet-counted frame, in order;
+    /// each frame must be valid RFC 5424 by the strict parser.
+    pub fn octet_ids(&self) -> Vec<String> {
+        self.octet_frames()
+            .iter()
+            .map(|frame| {
+                let message = super::rfc5424_strict::parse(frame).unwrap_or_else(|e| panic!("invalid frame: {e}"));
+                message.sd_param("siem@32473", "id").expect("id parameter").to_owned()
+            })
+            .collect()
+    }
+
     /// Complete LF-terminated frames of every connection.
     pub fn lf_frames(&self) -> Vec<Vec<u8>> {
         let mut frames = Vec::new();
