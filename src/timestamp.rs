@@ -26,6 +26,8 @@ pub struct Timestamp {
     frac_digits: u8,
     /// `None` for `Z`, otherwise the numeric offset in minutes east of UTC.
     offset_minutes: Option<i16>,
+    /// `-00:00`: RFC 3339 section 4.3's "UTC, local offset unknown", kept as written.
+    unknown_local_offset: bool,
 }
 
 /// Why a timestamp could not be read.
@@ -55,6 +57,7 @@ impl Timestamp {
             nanos,
             frac_digits,
             offset_minutes: None,
+            unknown_local_offset: false,
         }
     }
 
@@ -117,7 +120,7 @@ impl Timestamp {
         match self.offset_minutes {
             None => put(b"Z"),
             Some(offset) => {
-                let sign = if offset < 0 { b"-" } else { b"+" };
+                let sign = if offset < 0 || self.unknown_local_offset { b"-" } else { b"+" };
                 put(sign);
                 let abs = offset.unsigned_abs();
                 put(&digits2((abs / 60) as u8));
@@ -227,6 +230,7 @@ fn parse(s: &[u8]) -> Option<Timestamp> {
         }
         frac_digits = count.min(9) as u8;
     }
+    let unknown_local_offset = s.get(pos..) == Some(b"-00:00".as_slice());
     let offset_minutes = match s.get(pos)? {
         b'Z' | b'z' if pos + 1 == s.len() => None,
         sign @ (b'+' | b'-') if pos + 6 == s.len() && expect(pos + 3, b":") => {
@@ -255,6 +259,7 @@ fn parse(s: &[u8]) -> Option<Timestamp> {
         nanos,
         frac_digits,
         offset_minutes,
+        unknown_local_offset,
     })
 }
 
@@ -306,7 +311,8 @@ mod tests {
         assert_eq!(rfc5424("2024-05-01t12:00:00.5z"), "2024-05-01T12:00:00.5Z");
         assert_eq!(rfc5424("2024-05-01T12:00:00.123456789+02:00"), "2024-05-01T12:00:00.123456+02:00");
         assert_eq!(rfc5424("2024-05-01T12:00:00.999999999-07:30"), "2024-05-01T12:00:00.999999-07:30");
-        assert_eq!(rfc5424("2024-05-01T12:00:00.000-00:00"), "2024-05-01T12:00:00.000+00:00");
+        assert_eq!(rfc5424("2024-05-01T12:00:00.000-00:00"), "2024-05-01T12:00:00.000-00:00");
+        assert_eq!(rfc5424("2024-05-01T12:00:00+00:00"), "2024-05-01T12:00:00+00:00");
     }
 
     #[test]
