@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::file::{ConfigFile, FacilityValue, InputFile, QueueFile, SdFieldValue, SeverityValue, SinkFile, TlsFile};
 use super::{Config, ConfigError, InputConfig, SinkConfig};
-use crate::encode::rfc3164::{self, Rfc3164};
+use crate::encode::rfc3164::{self, Rfc3164, Rfc3164Header};
 use crate::encode::rfc5424::{self, Rfc5424, Rfc5424Settings, SdField};
 use crate::encode::syslog::{is_printusascii, FACILITIES};
 use crate::encode::{Encoder, MessageSource};
@@ -217,7 +217,7 @@ fn build_sink(cx: &Context<'_>, hostname: &str, name: String, sink: SinkFile) ->
                     format!("expected 1-32 letters, digits or '-', '_', '.', '/' (RFC 3164 TAG), found {app_name:?}"),
                 ));
             }
-            Encoder::Rfc3164(Rfc3164::new(facility, hostname, &app_name, pid, message, max_bytes))
+            Encoder::Rfc3164(Rfc3164::new(Rfc3164Header::new(facility, hostname, &app_name, pid), message, max_bytes))
         }
         other => return Err(cx.error(key("format"), format!("expected \"rfc5424\" or \"rfc3164\", found {other:?}"))),
     };

@@ -23,42 +23,52 @@ pub const DEFAULT_MAX_BYTES: usize = 1024;
 /// RFC 3164 section 4.1.3: the TAG is at most 32 characters.
 pub const TAG_MAX: usize = 32;
 
+/// The RFC 3164 header (`<PRI>Mmm dd hh:mm:ss HOSTNAME TAG[PID]: `), shared by every format
+/// sent behind one.
 #[derive(Debug, Clone)]
-pub struct Rfc3164 {
-    pub facility: u8,
+pub struct Rfc3164Header {
+    facility: u8,
     /// HOSTNAME used when the event has no `host`, already cut to its first label.
-    pub hostname: Box<str>,
+    hostname: Box<str>,
     /// `" TAG[PID]: "`, rendered once.
-    pub tag_and_pid: Box<[u8]>,
-    pub message: MessageSource,
-    pub max_bytes: usize,
+    tag_and_pid: Box<[u8]>,
 }
 
-impl Rfc3164 {
-    pub fn new(
-        facility: u8,
-        hostname: &str,
-        tag: &str,
-        pid: u32,
-        message: MessageSource,
-        max_bytes: Option<usize>,
-    ) -> Self {
-        Rfc3164 {
+impl Rfc3164Header {
+    /// `tag` must already be valid (see [`is_tag`]).
+    pub fn new(facility: u8, hostname: &str, tag: &str, pid: u32) -> Self {
+        Rfc3164Header {
             facility,
             hostname: short_hostname(hostname).into(),
             tag_and_pid: format!(" {tag}[{pid}]: ").into_bytes().into(),
-            message,
-            max_bytes: max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
         }
     }
 
-    pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Encoded {
-        let start = out.len();
+    /// Writes the header including the `": "` that precedes the content.
+    pub fn write(&self, event: &Event, out: &mut Vec<u8>) {
         write_pri(out, self.facility, event.severity().level());
         event.timestamp().write_rfc3164(out);
         out.push(b' ');
         push_header_field(out, event.host().map(short_hostname).unwrap_or(&self.hostname), HOSTNAME_MAX);
         out.extend_from_slice(&self.tag_and_pid);
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Rfc3164 {
+    pub header: Rfc3164Header,
+    pub message: MessageSource,
+    pub max_bytes: usize,
+}
+
+impl Rfc3164 {
+    pub fn new(header: Rfc3164Header, message: MessageSource, max_bytes: Option<usize>) -> Self {
+        Rfc3164 { header, message, max_bytes: max_bytes.unwrap_or(DEFAULT_MAX_BYTES) }
+    }
+
+    pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Encoded {
+        let start = out.len();
+        self.header.write(event, out);
         let msg_start = out.len();
         push_message(out, event, self.message);
         if out.len() - start <= self.max_bytes {
@@ -100,7 +110,8 @@ mod tests {
 
     #[test]
     fn writes_bsd_header_in_utc_with_short_hostname() {
-        let encoder = Rfc3164::new(4, "relay.example.net", "siem-relay", 77, MessageSource::Title, None);
+        let encoder =
+            Rfc3164::new(Rfc3164Header::new(4, "relay.example.net", "siem-relay", 77), MessageSource::Title, None);
         let (out, _) = encode(
             &encoder,
             r#"{"event":"login_failed","severity":"medium","timestamp":"2024-05-02T01:02:03+02:00","title":"bad password"}"#,
@@ -112,7 +123,7 @@ mod tests {
 
     #[test]
     fn cuts_to_1024_bytes_by_default() {
-        let encoder = Rfc3164::new(1, "h", "t", 1, MessageSource::Title, None);
+        let encoder = Rfc3164::new(Rfc3164Header::new(1, "h", "t", 1), MessageSource::Title, None);
         let (out, truncated) = encode(&encoder, &format!(r#"{{"event":"x","title":"{}"}}"#, "€".repeat(500)));
         assert!(truncated);
         assert!(out.len() <= 1024 && out.len() > 1020);

@@ -42,14 +42,48 @@ pub struct SdField {
     pub path: Box<str>,
 }
 
+/// The RFC 5424 HEADER (`<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID`), shared by every
+/// format sent behind one.
+#[derive(Debug, Clone)]
+pub struct Rfc5424Header {
+    facility: u8,
+    /// HOSTNAME used when the event has no `host` (already in PRINTUSASCII form).
+    hostname: Arc<str>,
+    /// `" APP-NAME PROCID "`, rendered once: neither changes per event.
+    app_and_procid: Box<[u8]>,
+}
+
+impl Rfc5424Header {
+    /// `app_name` and `procid` must already be valid header fields; `hostname` is mapped.
+    pub fn new(facility: u8, hostname: &str, app_name: &str, procid: &str) -> Self {
+        let mut host = Vec::new();
+        push_header_field(&mut host, hostname, HOSTNAME_MAX);
+        Rfc5424Header {
+            facility,
+            hostname: String::from_utf8_lossy(&host).into(),
+            app_and_procid: format!(" {app_name} {procid} ").into_bytes().into(),
+        }
+    }
+
+    /// Writes the HEADER, without a trailing space.
+    pub fn write(&self, event: &Event, out: &mut Vec<u8>) {
+        write_pri(out, self.facility, event.severity().level());
+        out.extend_from_slice(b"1 ");
+        event.timestamp().write_rfc5424(out);
+        out.push(b' ');
+        match event.host() {
+            Some(host) => push_header_field(out, host, HOSTNAME_MAX),
+            None => out.extend_from_slice(self.hostname.as_bytes()),
+        }
+        out.extend_from_slice(&self.app_and_procid);
+        push_header_field(out, event.event_type(), MSGID_MAX);
+    }
+}
+
 /// Settings of one RFC 5424 sink, validated when the config is built.
 #[derive(Debug, Clone)]
 pub struct Rfc5424 {
-    pub facility: u8,
-    /// HOSTNAME used when the event has no `host` (already in PRINTUSASCII form).
-    pub hostname: Arc<str>,
-    /// `" APP-NAME PROCID "`, rendered once: neither changes per event.
-    pub app_and_procid: Box<[u8]>,
+    pub header: Rfc5424Header,
     pub sd_id: Box<str>,
     pub sd_fields: Box<[SdField]>,
     pub message: MessageSource,
@@ -83,12 +117,8 @@ impl Rfc5424 {
     /// validated.
     pub fn new(settings: Rfc5424Settings<'_>) -> Self {
         let Rfc5424Settings { facility, hostname, app_name, procid, sd_id, sd_fields, message, max_bytes } = settings;
-        let mut host = Vec::new();
-        push_header_field(&mut host, hostname, HOSTNAME_MAX);
         Rfc5424 {
-            facility,
-            hostname: String::from_utf8_lossy(&host).into(),
-            app_and_procid: format!(" {app_name} {procid} ").into_bytes().into(),
+            header: Rfc5424Header::new(facility, hostname, app_name, procid),
             sd_id: sd_id.into(),
             sd_fields: sd_fields.into(),
             message,
@@ -123,16 +153,7 @@ impl Rfc5424 {
 
     /// Writes the whole message and returns where the MSG text (after any BOM) starts.
     fn write(&self, event: &Event, sd: SdForm, out: &mut Vec<u8>) -> usize {
-        write_pri(out, self.facility, event.severity().level());
-        out.extend_from_slice(b"1 ");
-        event.timestamp().write_rfc5424(out);
-        out.push(b' ');
-        match event.host() {
-            Some(host) => push_header_field(out, host, HOSTNAME_MAX),
-            None => out.extend_from_slice(self.hostname.as_bytes()),
-        }
-        out.extend_from_slice(&self.app_and_procid);
-        push_header_field(out, event.event_type(), MSGID_MAX);
+        self.header.write(event, out);
         out.push(b' ');
         self.write_structured_data(event, sd, out);
 
