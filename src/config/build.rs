@@ -7,12 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::file::{ConfigFile, FacilityValue, InputFile, QueueFile, SdFieldValue, SeverityValue, SinkFile, TlsFile};
+use super::encoder::{build_encoder, FormatKeys};
+use super::file::{ConfigFile, InputFile, QueueFile, SeverityValue, SinkFile, TlsFile};
 use super::{Config, ConfigError, InputConfig, SinkConfig};
-use crate::encode::rfc3164::{self, Rfc3164, Rfc3164Header};
-use crate::encode::rfc5424::{self, Rfc5424, Rfc5424Settings, SdField};
-use crate::encode::syslog::{is_printusascii, FACILITIES};
-use crate::encode::{Encoder, MessageSource};
+use crate::encode::rfc5424;
+use crate::encode::syslog::is_printusascii;
 use crate::glob::Glob;
 use crate::queue::{Limits, WhenFull};
 use crate::router::Filter;
@@ -22,12 +21,12 @@ use crate::transport::tls::{parse_pin, TlsSettings};
 use crate::transport::{Endpoint, Framing};
 
 /// Collects the origin so every error can name the file.
-struct Context<'a> {
+pub(super) struct Context<'a> {
     origin: &'a str,
 }
 
 impl Context<'_> {
-    fn error(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn error(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
         ConfigError { origin: self.origin.to_owned(), line: None, key: key.into(), message: message.into() }
     }
 }
@@ -130,6 +129,14 @@ fn build_sink(cx: &Context<'_>, hostname: &str, name: String, sink: SinkFile) ->
         backoff_max_ms,
         queue,
         tls,
+        cef_version,
+        device_vendor,
+        device_product,
+        device_version,
+        cef_severity,
+        syslog_header,
+        mapping,
+        default_mapping,
     } = sink;
     let key = |field: &str| format!("sinks.{name}.{field}");
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
@@ -153,25 +160,6 @@ fn build_sink(cx: &Context<'_>, hostname: &str, name: String, sink: SinkFile) ->
     };
 
     let filter = build_filter(cx, &name, events, min_severity)?;
-    let facility = match facility {
-        None => 16,
-        Some(FacilityValue::Number(n)) if (0..=23).contains(&n) => n as u8,
-        Some(FacilityValue::Name(text)) if FACILITIES.iter().any(|(n, _)| *n == text) => {
-            FACILITIES.iter().find(|(n, _)| *n == text).map_or(16, |(_, code)| *code)
-        }
-        Some(other) => {
-            let names: Vec<&str> = FACILITIES.iter().map(|(n, _)| *n).collect();
-            return Err(cx.error(
-                key("facility"),
-                format!("expected a number 0-23 or one of {}, found {other:?}", names.join(", ")),
-            ));
-        }
-    };
-    let message = match message.as_deref() {
-        None | Some("title") => MessageSource::Title,
-        Some("json") => MessageSource::Json,
-        Some(other) => return Err(cx.error(key("message"), format!("expected \"title\" or \"json\", found {other:?}"))),
-    };
     let max_bytes = match (max_message_bytes, &endpoint) {
         (Some(n), _) if n < rfc5424::MIN_MESSAGE_BYTES => {
             return Err(cx.error(
@@ -183,44 +171,23 @@ fn build_sink(cx: &Context<'_>, hostname: &str, name: String, sink: SinkFile) ->
         (None, Endpoint::Udp(_)) => Some(super::file::defaults::UDP_MAX_MESSAGE_BYTES),
         (None, _) => None,
     };
-    let app_name = app_name.unwrap_or_else(|| "siem-relay".to_owned());
-    let pid = std::process::id();
-    let encoder = match format.as_str() {
-        "rfc5424" => {
-            if !is_printusascii(&app_name, rfc5424::APP_NAME_MAX) {
-                return Err(cx.error(key("app_name"), format!("expected 1-48 printable ASCII characters without spaces (RFC 5424 APP-NAME), found {app_name:?}")));
-            }
-            let sd_id = sd_id.unwrap_or_else(|| "siem@32473".to_owned());
-            if !rfc5424::is_private_sd_id(&sd_id) {
-                return Err(cx.error(key("sd_id"), format!("expected a private SD-ID \"name@enterprise-number\" of at most 32 characters without '=', ']', '\"' or spaces (RFC 5424 section 7.2.2), found {sd_id:?}")));
-            }
-            let sd_fields = build_sd_fields(cx, &name, sd_fields)?;
-            Encoder::Rfc5424(Rfc5424::new(Rfc5424Settings {
-                facility,
-                hostname,
-                app_name: &app_name,
-                procid: &pid.to_string(),
-                sd_id: &sd_id,
-                sd_fields,
-                message,
-                max_bytes,
-            }))
-        }
-        "rfc3164" => {
-            if sd_id.is_some() || !sd_fields.is_empty() {
-                let which = if sd_id.is_some() { "sd_id" } else { "sd_fields" };
-                return Err(cx.error(key(which), "structured data exists only in format = \"rfc5424\""));
-            }
-            if !rfc3164::is_tag(&app_name) {
-                return Err(cx.error(
-                    key("app_name"),
-                    format!("expected 1-32 letters, digits or '-', '_', '.', '/' (RFC 3164 TAG), found {app_name:?}"),
-                ));
-            }
-            Encoder::Rfc3164(Rfc3164::new(Rfc3164Header::new(facility, hostname, &app_name, pid), message, max_bytes))
-        }
-        other => return Err(cx.error(key("format"), format!("expected \"rfc5424\" or \"rfc3164\", found {other:?}"))),
+    let format_keys = FormatKeys {
+        format,
+        facility,
+        app_name,
+        sd_id,
+        sd_fields,
+        message,
+        cef_version,
+        device_vendor,
+        device_product,
+        device_version,
+        cef_severity,
+        syslog_header,
+        mapping,
+        default_mapping,
     };
+    let encoder = build_encoder(cx, &name, hostname, format_keys, max_bytes)?;
 
     let (limits, when_full) = build_queue(cx, &name, queue)?;
     let tls = match (tls, &endpoint) {
@@ -292,28 +259,6 @@ fn build_filter(
             })?,
     };
     Ok(Filter::new(events.iter().map(|pattern| Glob::new(pattern)).collect(), min_score))
-}
-
-fn build_sd_fields(cx: &Context<'_>, name: &str, fields: Vec<SdFieldValue>) -> Result<Vec<SdField>, ConfigError> {
-    let mut built: Vec<SdField> = Vec::with_capacity(fields.len());
-    for (index, field) in fields.into_iter().enumerate() {
-        let key = format!("sinks.{name}.sd_fields[{index}]");
-        let (param, path) = match field {
-            SdFieldValue::Path(path) => (path.rsplit('.').next().unwrap_or(&path).to_owned(), path),
-            SdFieldValue::Named(named) => (named.name, named.field),
-        };
-        if path.is_empty() || path.split('.').any(str::is_empty) {
-            return Err(cx.error(key, format!("expected a field path such as \"data.url\", found {path:?}")));
-        }
-        if !rfc5424::is_sd_name(&param) {
-            return Err(cx.error(key, format!("parameter name {param:?} is not a valid SD-NAME (1-32 printable ASCII characters without '=', ']', '\"' or spaces; RFC 5424 section 6.3.3): give one with {{ name = \"...\", field = \"{path}\" }}")));
-        }
-        if param == "id" || param == "severity" || built.iter().any(|f| *f.name == *param) {
-            return Err(cx.error(key, format!("parameter name {param:?} is already used in the structured data")));
-        }
-        built.push(SdField { name: param.into(), path: path.into() });
-    }
-    Ok(built)
 }
 
 fn build_queue(cx: &Context<'_>, name: &str, queue: QueueFile) -> Result<(Limits, WhenFull), ConfigError> {

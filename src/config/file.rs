@@ -60,7 +60,7 @@ impl Default for InputFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SinkFile {
-    /// Output format: `rfc5424` or `rfc3164`.
+    /// Output format: `rfc5424`, `rfc3164` or `cef`.
     pub format: String,
     /// Destination: `udp://host:port`, `tcp://host:port`, `tls://host:port`, `file:///path`, or
     /// `console`.
@@ -95,6 +95,37 @@ pub struct SinkFile {
     #[serde(default)]
     pub queue: QueueFile,
     pub tls: Option<TlsFile>,
+    /// CEF: `0` (default) or `1` (allows IPv6 in address fields).
+    pub cef_version: Option<i64>,
+    /// CEF: Device Vendor header field.
+    pub device_vendor: Option<String>,
+    /// CEF: Device Product header field.
+    pub device_product: Option<String>,
+    /// CEF: Device Version header field.
+    pub device_version: Option<String>,
+    /// CEF: Severity as `number` (0-10, default) or `name` (Low, Medium, High, Very-High).
+    pub cef_severity: Option<String>,
+    /// CEF: the syslog header in front of the record: `rfc5424` (default), `rfc3164`, `none`.
+    pub syslog_header: Option<String>,
+    /// CEF: extension key = event field path, or `{ field, label }` for keys with a label.
+    pub mapping: Option<BTreeMap<String, MappingValue>>,
+    /// CEF: start from the built-in mapping of common fields (default true).
+    pub default_mapping: Option<bool>,
+}
+
+/// A `mapping` entry: a field path, or a field with a label for custom keys (`cs1`...).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum MappingValue {
+    Path(String),
+    Labeled(LabeledField),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabeledField {
+    pub field: String,
+    pub label: Option<String>,
 }
 
 /// `queue = { ... }`: the sink's bounded buffer.

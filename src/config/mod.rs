@@ -1,7 +1,9 @@
-//! Configuration: the TOML file (`file.rs`), its validation into runtime settings (`build.rs`)
-//! and errors that point at the offending key (`error.rs`).
+//! Configuration: the TOML file (`file.rs`), its validation into runtime settings (`build.rs`,
+//! with each sink's encoder in `encoder.rs`) and errors that point at the offending key
+//! (`error.rs`).
 
 mod build;
+mod encoder;
 mod error;
 pub mod file;
 

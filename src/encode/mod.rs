@@ -4,6 +4,7 @@
 //! `transport::framing`. Everything static about a sink's output is validated when the config is
 //! built, so encoding itself cannot fail; it can only truncate, which it reports.
 
+pub mod cef;
 pub mod rfc3164;
 pub mod rfc5424;
 pub mod syslog;
@@ -23,8 +24,10 @@ pub enum MessageSource {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[must_use]
 pub struct Encoded {
-    /// The message was cut to fit the sink's `max_message_bytes`.
+    /// The message, or a value in it, was cut to fit a length limit.
     pub truncated: bool,
+    /// Fields left out because their value did not have the type their key requires.
+    pub invalid_fields: u32,
 }
 
 /// A sink's encoder, chosen by its `format`.
@@ -32,6 +35,7 @@ pub struct Encoded {
 pub enum Encoder {
     Rfc5424(rfc5424::Rfc5424),
     Rfc3164(rfc3164::Rfc3164),
+    Cef(cef::Cef),
 }
 
 impl Encoder {
@@ -40,6 +44,7 @@ impl Encoder {
         match self {
             Encoder::Rfc5424(encoder) => encoder.encode(event, out),
             Encoder::Rfc3164(encoder) => encoder.encode(event, out),
+            Encoder::Cef(encoder) => encoder.encode(event, out),
         }
     }
 }

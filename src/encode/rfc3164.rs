@@ -76,7 +76,7 @@ impl Rfc3164 {
         }
         let keep = char_boundary(&out[msg_start..], (start + self.max_bytes).saturating_sub(msg_start));
         out.truncate(msg_start + keep);
-        Encoded { truncated: true }
+        Encoded { truncated: true, invalid_fields: 0 }
     }
 }
 

@@ -148,7 +148,7 @@ impl Rfc5424 {
                 break;
             }
         }
-        Encoded { truncated: true }
+        Encoded { truncated: true, invalid_fields: 0 }
     }
 
     /// Writes the whole message and returns where the MSG text (after any BOM) starts.

@@ -17,8 +17,10 @@ pub struct SinkStats {
     pub dropped_oldest: AtomicU64,
     /// Events still queued or unconfirmed when the shutdown deadline passed.
     pub dropped_shutdown: AtomicU64,
-    /// Messages cut to `max_message_bytes`.
+    /// Messages cut to a length limit (`max_message_bytes`, or a CEF field limit).
     pub truncated: AtomicU64,
+    /// CEF fields left out of a record because their value had the wrong type.
+    pub invalid_fields: AtomicU64,
     /// Events sent again after a connection broke (possible duplicates at the receiver).
     pub resent: AtomicU64,
     /// Failed connection attempts.
@@ -42,13 +44,14 @@ impl SinkStats {
     pub fn summary(&self) -> String {
         let get = Self::get;
         format!(
-            "received={} delivered={} dropped_newest={} dropped_oldest={} dropped_shutdown={} truncated={} resent={} connect_failures={} send_failures={} disconnects={}",
+            "received={} delivered={} dropped_newest={} dropped_oldest={} dropped_shutdown={} truncated={} invalid_fields={} resent={} connect_failures={} send_failures={} disconnects={}",
             get(&self.received),
             get(&self.delivered),
             get(&self.dropped_newest),
             get(&self.dropped_oldest),
             get(&self.dropped_shutdown),
             get(&self.truncated),
+            get(&self.invalid_fields),
             get(&self.resent),
             get(&self.connect_failures),
             get(&self.send_failures),

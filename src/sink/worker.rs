@@ -86,12 +86,12 @@ struct Batch {
 
 fn encode_batch(config: &SinkConfig, events: &[Arc<Event>], scratch: &mut Vec<u8>, stats: &SinkStats) -> Batch {
     let mut batch = Batch { bytes: Vec::with_capacity(events.len() * 256), ends: Vec::with_capacity(events.len()) };
-    let mut truncated = 0;
+    let (mut truncated, mut invalid_fields) = (0, 0);
     for event in events {
         scratch.clear();
-        if config.encoder.encode(event, scratch).truncated {
-            truncated += 1;
-        }
+        let outcome = config.encoder.encode(event, scratch);
+        truncated += u64::from(outcome.truncated);
+        invalid_fields += u64::from(outcome.invalid_fields);
         match config.framing {
             Some(framing) => framing.frame(scratch, &mut batch.bytes),
             None => batch.bytes.extend_from_slice(scratch),
@@ -100,6 +100,9 @@ fn encode_batch(config: &SinkConfig, events: &[Arc<Event>], scratch: &mut Vec<u8
     }
     if truncated > 0 {
         SinkStats::add(&stats.truncated, truncated);
+    }
+    if invalid_fields > 0 {
+        SinkStats::add(&stats.invalid_fields, invalid_fields);
     }
     batch
 }

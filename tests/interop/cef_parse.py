@@ -26,10 +26,12 @@ Parsers (none written by us; see --check for versions):
   lognorm  liblognorm's `lognormalizer` (Debian liblognorm-utils) with the rule
            `%cef:cef%`. Strict: rejects unknown escapes in header and extension,
            '\\|' in the extension, unescaped '=' in values, keys other than
-           [A-Za-z0-9_.], and any CEF version but 0 (so `version` is reported as
-           "0": the rule only matches "CEF:0|"). Known bugs of 2.0.6 (Debian 12):
+           [A-Za-z0-9_.] (an empty key is accepted), and any CEF version but 0
+           (so `version` is reported as "0": the rule only matches "CEF:0|").
+           Known bugs of 2.0.6 (Debian 12):
              * it drops the first character after the header's last '|'
-               (liblognorm issue #363): `...|5|src=1` gives key "rc". This wrapper
+               (liblognorm issue #363): `...|5|src=1` gives key "rc". When the
+               extension is not empty and does not start with a space, this wrapper
                inserts one space after the 7th unescaped '|' before handing the
                record over, which the parser skips instead (leading spaces before
                the first key are insignificant in CEF);
@@ -39,10 +41,11 @@ Parsers (none written by us; see --check for versions):
                of the value (garbage byte in the value); invalid CEF anyway.
 
 Not used, and why: PyPI `pycef` 1.11 unescapes nothing (\\= \\\\ \\n stay
-escaped), fails (IndexError) on any '\\' before the extension (so '\\|' and '\\\\'
-in header fields cannot be parsed at all), drops empty values, and replaces
-csN/csNLabel pairs by a key named after the label. PyPI `cefevent` only builds
-CEF, it has no parser.
+escaped), fails (IndexError) on any '\\' in the header and misparses a '=' there
+(so '\\|' and '\\\\' in header fields cannot be parsed at all), drops empty
+values, replaces csN/csNLabel pairs by a key named after the label, and takes the
+first "CEF:" anywhere in the line (one inside RFC 5424 structured data wins).
+PyPI `cefevent` only builds CEF, it has no parser.
 
 Syslog header: by default this script, not the parsers, removes a syslog header
 before the CEF record (none of the parsers handles one: cefp and the lognorm rule
@@ -246,8 +249,10 @@ def _header_end(rec):
 def lognorm_input(rec):
     """The record as handed to lognormalizer: one space after the header (bug #363)."""
     end = _header_end(rec)
-    if end is None:
-        return rec  # not a complete header; lognorm will reject it as it is
+    if end is None or end == len(rec) or rec[end] == " ":
+        # Incomplete header (rejected as it is), empty extension (the skipped
+        # character is the terminating NUL), or a leading space that the bug eats.
+        return rec
     return rec[:end] + " " + rec[end:]
 
 

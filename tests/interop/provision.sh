@@ -5,12 +5,16 @@
 #     is only downloaded and unpacked into target/interop/syslog-ng and run from there:
 #       LD_LIBRARY_PATH=$DIR/usr/lib/syslog-ng $DIR/usr/sbin/syslog-ng \
 #           --module-path $DIR/usr/lib/syslog-ng/3.38 ...
+# and the independent CEF parsers used by tests/interop/cef_parse.py:
+#   * liblognorm's lognormalizer (liblognorm-utils, Debian package);
+#   * the PyPI package cefp, pinned by version and hash, in a venv at target/interop/cef-venv
+#     (run the script with target/interop/cef-venv/bin/python).
 #
 # Idempotent and safe to run concurrently (serialised with flock). Needs root
 # (or sudo) for apt-get only when something is missing. Never leaves a system
 # rsyslogd running.
 #
-# Exit status: 0 when both receivers are usable, non-zero otherwise.
+# Exit status: 0 when both receivers and both CEF parsers are usable, non-zero otherwise.
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -192,4 +196,45 @@ if ! LD_LIBRARY_PATH="$sng_dir/usr/lib/syslog-ng" "$sng_bin" --module-path "$sng
 fi
 rm -rf "$smoke"
 
-log "ok: rsyslogd $(/usr/sbin/rsyslogd -v 2>/dev/null | head -n1 | awk '{print $2}' | tr -d ,), syslog-ng $(cat "$sng_dir/.complete")"
+# ------------------------------------------------------------ CEF parsers ---
+cef_venv="$interop_dir/cef-venv"
+cefp_version="0.0.2"
+# cefp is published as an sdist only; the hash pins that file.
+cefp_req="cefp==$cefp_version --hash=sha256:78727a9fe29e14f28d976b261acc13994cdddb88d3db44b318a834aed0d86fc4"
+
+apt_install liblognorm-utils
+command -v lognormalizer >/dev/null 2>&1 || die "lognormalizer missing after installing liblognorm-utils"
+
+cef_venv_ok() {
+    [ -e "$cef_venv/.complete" ] && [ -x "$cef_venv/bin/python" ] \
+        && "$cef_venv/bin/python" -c 'import sys, cefp, importlib.metadata as m; sys.exit(m.version("cefp") != sys.argv[1])' \
+            "$cefp_version" >/dev/null 2>&1
+}
+if ! cef_venv_ok; then
+    log "creating $cef_venv with cefp $cefp_version"
+    cef_python=""
+    for py in python3 /usr/bin/python3; do
+        if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+            cef_python="$py"
+            break
+        fi
+    done
+    if [ -z "$cef_python" ]; then
+        apt_install python3-venv
+        cef_python=/usr/bin/python3
+    fi
+    rm -rf "$cef_venv"
+    "$cef_python" -m venv "$cef_venv" >"$interop_dir/cef-venv.log" 2>&1 \
+        || { cat "$interop_dir/cef-venv.log" >&2; die "cannot create venv $cef_venv with $cef_python"; }
+    printf '%s\n' "$cefp_req" >"$cef_venv/requirements.txt"
+    # Build the sdist with the venv's own setuptools when it has one (no download of a backend).
+    build_opts=(--no-build-isolation)
+    "$cef_venv/bin/python" -c 'import setuptools' >/dev/null 2>&1 || build_opts=()
+    "$cef_venv/bin/python" -m pip install -q --no-input --disable-pip-version-check "${build_opts[@]}" \
+        --require-hashes -r "$cef_venv/requirements.txt" >>"$interop_dir/cef-venv.log" 2>&1 \
+        || { cat "$interop_dir/cef-venv.log" >&2; die "pip install $cefp_req failed"; }
+    touch "$cef_venv/.complete"
+fi
+cef_venv_ok || die "cefp $cefp_version is not importable from $cef_venv"
+
+log "ok: rsyslogd $(/usr/sbin/rsyslogd -v 2>/dev/null | head -n1 | awk '{print $2}' | tr -d ,), syslog-ng $(cat "$sng_dir/.complete"), lognormalizer $(dpkg-query -W -f='${Version}' liblognorm-utils), cefp $cefp_version"

@@ -1,0 +1,314 @@
+//! Building a sink's encoder from its format keys, with each key checked against the formats it
+//! applies to.
+
+use super::build::Context;
+use super::file::{FacilityValue, MappingValue, SdFieldValue};
+use super::ConfigError;
+use crate::encode::cef::dictionary::{self, ValueType};
+use crate::encode::cef::{self, Cef, CefSettings, Mapping, SeverityForm, SyslogPrefix};
+use crate::encode::rfc3164::{self, Rfc3164, Rfc3164Header};
+use crate::encode::rfc5424::{self, Rfc5424, Rfc5424Header, Rfc5424Settings, SdField};
+use crate::encode::syslog::{is_printusascii, FACILITIES};
+use crate::encode::{Encoder, MessageSource};
+use std::collections::BTreeMap;
+
+/// The keys of a sink that shape its output.
+#[derive(Debug)]
+pub struct FormatKeys {
+    pub format: String,
+    pub facility: Option<FacilityValue>,
+    pub app_name: Option<String>,
+    pub sd_id: Option<String>,
+    pub sd_fields: Vec<SdFieldValue>,
+    pub message: Option<String>,
+    pub cef_version: Option<i64>,
+    pub device_vendor: Option<String>,
+    pub device_product: Option<String>,
+    pub device_version: Option<String>,
+    pub cef_severity: Option<String>,
+    pub syslog_header: Option<String>,
+    pub mapping: Option<BTreeMap<String, MappingValue>>,
+    pub default_mapping: Option<bool>,
+}
+
+/// The built-in CEF mapping: extension key, event field. Applied in this order, before the
+/// sink's own `mapping` (which can replace any of these).
+pub const DEFAULT_CEF_MAPPING: &[(&str, &str)] = &[
+    ("rt", "timestamp"),
+    ("externalId", "id"),
+    ("msg", "description"),
+    ("src", "source_ip"),
+    ("spt", "source_port"),
+    ("shost", "source_host"),
+    ("suser", "user"),
+    ("dst", "destination_ip"),
+    ("dpt", "destination_port"),
+    ("dhost", "host"),
+    ("duser", "target_user"),
+    ("request", "url"),
+    ("act", "action"),
+    ("outcome", "outcome"),
+];
+
+pub fn build_encoder(
+    cx: &Context<'_>,
+    sink: &str,
+    hostname: &str,
+    keys: FormatKeys,
+    max_bytes: Option<usize>,
+) -> Result<Encoder, ConfigError> {
+    let FormatKeys {
+        format,
+        facility,
+        app_name,
+        sd_id,
+        sd_fields,
+        message,
+        cef_version,
+        device_vendor,
+        device_product,
+        device_version,
+        cef_severity,
+        syslog_header,
+        mapping,
+        default_mapping,
+    } = keys;
+    let key = |field: &str| format!("sinks.{sink}.{field}");
+    const FORMATS: &str = "\"rfc5424\", \"rfc3164\" or \"cef\"";
+    if !["rfc5424", "rfc3164", "cef"].contains(&format.as_str()) {
+        return Err(cx.error(key("format"), format!("expected {FORMATS}, found {format:?}")));
+    }
+    // Keys that only some formats read: set on another format, they would be silently ignored.
+    let applies: [(&str, bool, &[&str]); 11] = [
+        ("sd_id", sd_id.is_some(), &["rfc5424"]),
+        ("sd_fields", !sd_fields.is_empty(), &["rfc5424"]),
+        ("message", message.is_some(), &["rfc5424", "rfc3164"]),
+        ("cef_version", cef_version.is_some(), &["cef"]),
+        ("device_vendor", device_vendor.is_some(), &["cef"]),
+        ("device_product", device_product.is_some(), &["cef"]),
+        ("device_version", device_version.is_some(), &["cef"]),
+        ("cef_severity", cef_severity.is_some(), &["cef"]),
+        ("syslog_header", syslog_header.is_some(), &["cef"]),
+        ("mapping", mapping.is_some(), &["cef"]),
+        ("default_mapping", default_mapping.is_some(), &["cef"]),
+    ];
+    for (name, set, formats) in applies {
+        if set && !formats.contains(&format.as_str()) {
+            return Err(
+                cx.error(key(name), format!("applies to format = {} only, not {format:?}", formats.join(" or ")))
+            );
+        }
+    }
+
+    let facility = build_facility(cx, sink, facility)?;
+    let app_name = app_name.unwrap_or_else(|| "siem-relay".to_owned());
+    let pid = std::process::id();
+    let header = match (format.as_str(), syslog_header.as_deref()) {
+        ("rfc5424", _) | ("cef", None | Some("rfc5424")) => "rfc5424",
+        ("rfc3164", _) | ("cef", Some("rfc3164")) => "rfc3164",
+        ("cef", Some("none")) => "none",
+        (_, Some(other)) => {
+            return Err(cx.error(
+                key("syslog_header"),
+                format!("expected \"rfc5424\", \"rfc3164\" or \"none\", found {other:?}"),
+            ))
+        }
+        _ => "none",
+    };
+    match header {
+        "rfc5424" if !is_printusascii(&app_name, rfc5424::APP_NAME_MAX) => {
+            return Err(cx.error(
+                key("app_name"),
+                format!(
+                    "expected 1-48 printable ASCII characters without spaces (RFC 5424 APP-NAME), found {app_name:?}"
+                ),
+            ))
+        }
+        "rfc3164" if !rfc3164::is_tag(&app_name) => {
+            return Err(cx.error(
+                key("app_name"),
+                format!("expected 1-32 letters, digits or '-', '_', '.', '/' (RFC 3164 TAG), found {app_name:?}"),
+            ))
+        }
+        _ => {}
+    }
+    let message = match message.as_deref() {
+        None | Some("title") => MessageSource::Title,
+        Some("json") => MessageSource::Json,
+        Some(other) => return Err(cx.error(key("message"), format!("expected \"title\" or \"json\", found {other:?}"))),
+    };
+
+    Ok(match format.as_str() {
+        "rfc5424" => {
+            let sd_id = sd_id.unwrap_or_else(|| "siem@32473".to_owned());
+            if !rfc5424::is_private_sd_id(&sd_id) {
+                return Err(cx.error(key("sd_id"), format!("expected a private SD-ID \"name@enterprise-number\" of at most 32 characters without '=', ']', '\"' or spaces (RFC 5424 section 7.2.2), found {sd_id:?}")));
+            }
+            Encoder::Rfc5424(Rfc5424::new(Rfc5424Settings {
+                facility,
+                hostname,
+                app_name: &app_name,
+                procid: &pid.to_string(),
+                sd_id: &sd_id,
+                sd_fields: build_sd_fields(cx, sink, sd_fields)?,
+                message,
+                max_bytes,
+            }))
+        }
+        "rfc3164" => {
+            Encoder::Rfc3164(Rfc3164::new(Rfc3164Header::new(facility, hostname, &app_name, pid), message, max_bytes))
+        }
+        _ => {
+            let prefix = match header {
+                "rfc5424" => SyslogPrefix::Rfc5424(Rfc5424Header::new(facility, hostname, &app_name, &pid.to_string())),
+                "rfc3164" => SyslogPrefix::Rfc3164(Rfc3164Header::new(facility, hostname, &app_name, pid)),
+                _ => SyslogPrefix::None,
+            };
+            let version = match cef_version {
+                None | Some(0) => 0,
+                Some(1) => 1,
+                Some(other) => return Err(cx.error(key("cef_version"), format!("expected 0 or 1, found {other}"))),
+            };
+            let severity = match cef_severity.as_deref() {
+                None | Some("number") => SeverityForm::Number,
+                Some("name") => SeverityForm::Name,
+                Some(other) => {
+                    return Err(
+                        cx.error(key("cef_severity"), format!("expected \"number\" or \"name\", found {other:?}"))
+                    )
+                }
+            };
+            let header_field = |field: &str, value: Option<String>, default: &str, max: usize| {
+                let value = value.unwrap_or_else(|| default.to_owned());
+                if value.is_empty() || value.len() > max || value.contains(['\r', '\n']) {
+                    return Err(cx.error(
+                        key(field),
+                        format!("expected 1-{max} bytes on one line (CEF header limit), found {value:?}"),
+                    ));
+                }
+                Ok(value)
+            };
+            let vendor = header_field("device_vendor", device_vendor, "siem-relay", cef::VENDOR_MAX)?;
+            let product = header_field("device_product", device_product, "siem-relay", cef::PRODUCT_MAX)?;
+            let version_text =
+                header_field("device_version", device_version, env!("CARGO_PKG_VERSION"), cef::DEVICE_VERSION_MAX)?;
+            let mapping = build_mapping(cx, sink, mapping.unwrap_or_default(), default_mapping.unwrap_or(true))?;
+            Encoder::Cef(Cef::new(CefSettings {
+                version,
+                vendor: &vendor,
+                product: &product,
+                device_version: &version_text,
+                severity,
+                mapping,
+                prefix,
+                max_bytes,
+            }))
+        }
+    })
+}
+
+fn build_facility(cx: &Context<'_>, sink: &str, facility: Option<FacilityValue>) -> Result<u8, ConfigError> {
+    match facility {
+        None => Ok(16),
+        Some(FacilityValue::Number(n)) if (0..=23).contains(&n) => Ok(n as u8),
+        Some(FacilityValue::Name(text)) if FACILITIES.iter().any(|(n, _)| *n == text) => {
+            Ok(FACILITIES.iter().find(|(n, _)| *n == text).map_or(16, |(_, code)| *code))
+        }
+        Some(other) => {
+            let names: Vec<&str> = FACILITIES.iter().map(|(n, _)| *n).collect();
+            Err(cx.error(
+                format!("sinks.{sink}.facility"),
+                format!("expected a number 0-23 or one of {}, found {other:?}", names.join(", ")),
+            ))
+        }
+    }
+}
+
+fn build_sd_fields(cx: &Context<'_>, sink: &str, fields: Vec<SdFieldValue>) -> Result<Vec<SdField>, ConfigError> {
+    let mut built: Vec<SdField> = Vec::with_capacity(fields.len());
+    for (index, field) in fields.into_iter().enumerate() {
+        let key = format!("sinks.{sink}.sd_fields[{index}]");
+        let (param, path) = match field {
+            SdFieldValue::Path(path) => (path.rsplit('.').next().unwrap_or(&path).to_owned(), path),
+            SdFieldValue::Named(named) => (named.name, named.field),
+        };
+        check_path(cx, &key, &path)?;
+        if !rfc5424::is_sd_name(&param) {
+            return Err(cx.error(key, format!("parameter name {param:?} is not a valid SD-NAME (1-32 printable ASCII characters without '=', ']', '\"' or spaces; RFC 5424 section 6.3.3): give one with {{ name = \"...\", field = \"{path}\" }}")));
+        }
+        if param == "id" || param == "severity" || built.iter().any(|f| *f.name == *param) {
+            return Err(cx.error(key, format!("parameter name {param:?} is already used in the structured data")));
+        }
+        built.push(SdField { name: param.into(), path: path.into() });
+    }
+    Ok(built)
+}
+
+fn check_path(cx: &Context<'_>, key: &str, path: &str) -> Result<(), ConfigError> {
+    if path.is_empty() || path.split('.').any(str::is_empty) {
+        return Err(cx.error(key, format!("expected a field path such as \"data.url\", found {path:?}")));
+    }
+    Ok(())
+}
+
+/// The CEF mapping: the defaults (unless turned off), then the sink's entries, which replace a
+/// default of the same key in place or are added after them in key order.
+fn build_mapping(
+    cx: &Context<'_>,
+    sink: &str,
+    entries: BTreeMap<String, MappingValue>,
+    defaults: bool,
+) -> Result<Vec<Mapping>, ConfigError> {
+    let mut mapping: Vec<Mapping> = Vec::new();
+    if defaults {
+        for (key, path) in DEFAULT_CEF_MAPPING {
+            let value_type = dictionary::lookup(key).unwrap_or(dictionary::CUSTOM_KEY);
+            mapping.push(Mapping::new(key, path, value_type, None));
+        }
+    }
+    for (key, value) in entries {
+        let config_key = format!("sinks.{sink}.mapping.{key}");
+        if !dictionary::is_valid_key(&key) {
+            return Err(cx.error(
+                config_key,
+                "CEF extension keys are one word of ASCII letters and digits, starting with a letter",
+            ));
+        }
+        if dictionary::is_label_key(&key) {
+            let base = key.trim_end_matches("Label");
+            return Err(
+                cx.error(config_key, format!("set a label with {base} = {{ field = \"...\", label = \"...\" }}"))
+            );
+        }
+        let value_type = dictionary::lookup(&key).unwrap_or(dictionary::CUSTOM_KEY);
+        let (path, label) = match value {
+            MappingValue::Path(path) => (path, None),
+            MappingValue::Labeled(labeled) => (labeled.field, labeled.label),
+        };
+        check_path(cx, &config_key, &path)?;
+        let label = match (label, dictionary::label_key(&key)) {
+            (None, _) => None,
+            (Some(text), Some(label_key)) => {
+                if text.is_empty() || text.len() > 1023 {
+                    return Err(cx.error(format!("{config_key}.label"), "expected a label of 1-1023 bytes"));
+                }
+                Some((label_key, text))
+            }
+            (Some(_), None) => {
+                return Err(cx.error(
+                    format!("{config_key}.label"),
+                    format!("{key} has no label key; labels exist for cs1-cs6, cn1-cn3, cfp1-cfp4, c6a1-c6a4, deviceCustomDate1-2, flexString1-2 and flexDate1"),
+                ))
+            }
+        };
+        let built = Mapping::new(&key, &path, value_type, label.as_ref().map(|(k, t)| (k.as_str(), t.as_str())));
+        match mapping.iter_mut().find(|existing| *existing.key == *key) {
+            Some(existing) => *existing = built,
+            None => mapping.push(built),
+        }
+    }
+    if mapping.iter().any(|m| m.value_type == ValueType::Time && m.path.is_empty()) {
+        return Err(cx.error(format!("sinks.{sink}.mapping"), "time keys need a field"));
+    }
+    Ok(mapping)
+}

@@ -1,0 +1,313 @@
+//! ArcSight Common Event Format (CEF), optionally behind a syslog header.
+//!
+//! ```text
+//! [syslog header] CEF:Version|Device Vendor|Device Product|Device Version|Device Event Class ID|Name|Severity|Extension
+//! ```
+//! * Vendor, product and version come from the config and are validated and escaped once.
+//! * Device Event Class ID is the event type (at most 1023 bytes), Name its title or, without
+//!   one, its type (at most 512 bytes); both are cut on a character boundary and counted.
+//! * Severity is the event's 0-10 score, or its band name (`Low`, `Medium`, `High`,
+//!   `Very-High`) with `cef_severity = "name"`.
+//! * Extension: `key=value` pairs from the sink's mapping table, each value checked against its
+//!   key's type in the dictionary. A value of the wrong type is left out of the record and
+//!   counted (`invalid_fields`); an over-long string is cut on a character boundary and counted
+//!   (`truncated`).
+//! * Escaping per `escape.rs`; no raw CR or LF can appear anywhere in a record.
+//! * Size: with `max_message_bytes`, whole extension pairs are dropped from the end until the
+//!   record fits.
+
+pub mod dictionary;
+pub mod escape;
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv6Addr};
+
+use serde_json::Value;
+
+use self::dictionary::ValueType;
+use self::escape::{push_header, push_value};
+use super::rfc3164::Rfc3164Header;
+use super::rfc5424::Rfc5424Header;
+use super::syslog::{char_boundary, value_text};
+use super::Encoded;
+use crate::event::Event;
+use crate::timestamp::Timestamp;
+
+/// Header field limits from the CEF standard.
+pub const VENDOR_MAX: usize = 63;
+pub const PRODUCT_MAX: usize = 63;
+pub const DEVICE_VERSION_MAX: usize = 31;
+pub const CLASS_ID_MAX: usize = 1023;
+pub const NAME_MAX: usize = 512;
+
+/// How the Severity header field is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeverityForm {
+    /// 0-10.
+    Number,
+    /// `Low` (0-3), `Medium` (4-6), `High` (7-8), `Very-High` (9-10).
+    Name,
+}
+
+/// The syslog header a record travels behind.
+#[derive(Debug, Clone)]
+pub enum SyslogPrefix {
+    /// The bare record.
+    None,
+    /// RFC 5424 HEADER, NILVALUE structured data, then the record as MSG (without a BOM:
+    /// CEF receivers expect `CEF:` right after the header).
+    Rfc5424(Rfc5424Header),
+    /// RFC 3164 header, then the record as content.
+    Rfc3164(Rfc3164Header),
+}
+
+/// One extension key and where its value comes from.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    pub key: Box<str>,
+    /// Dotted path of the event field; `timestamp` is the event's own parsed timestamp.
+    pub path: Box<str>,
+    pub value_type: ValueType,
+    /// ` csNLabel=...`, rendered once, written after the value when there is one.
+    pub label: Option<Box<[u8]>>,
+}
+
+impl Mapping {
+    /// A mapping for `key`; `label` (for keys that have a label key) is escaped here, once.
+    pub fn new(key: &str, path: &str, value_type: ValueType, label: Option<(&str, &str)>) -> Self {
+        let label = label.map(|(label_key, text)| {
+            let mut rendered = format!(" {label_key}=").into_bytes();
+            push_value(&mut rendered, text);
+            rendered.into_boxed_slice()
+        });
+        Mapping { key: key.into(), path: path.into(), value_type, label }
+    }
+}
+
+/// What a CEF sink is built from; the static parts must already be validated.
+#[derive(Debug, Clone)]
+pub struct CefSettings<'a> {
+    /// 0 or 1.
+    pub version: u8,
+    pub vendor: &'a str,
+    pub product: &'a str,
+    pub device_version: &'a str,
+    pub severity: SeverityForm,
+    pub mapping: Vec<Mapping>,
+    pub prefix: SyslogPrefix,
+    pub max_bytes: Option<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Cef {
+    prefix: SyslogPrefix,
+    /// `CEF:V|vendor|product|version|`, escaped once.
+    header_start: Box<[u8]>,
+    version: u8,
+    severity: SeverityForm,
+    mapping: Box<[Mapping]>,
+    max_bytes: Option<usize>,
+}
+
+impl Cef {
+    pub fn new(settings: CefSettings<'_>) -> Self {
+        let CefSettings { version, vendor, product, device_version, severity, mapping, prefix, max_bytes } = settings;
+        let mut header_start = format!("CEF:{version}|").into_bytes();
+        for field in [vendor, product, device_version] {
+            push_header(&mut header_start, field);
+            header_start.push(b'|');
+        }
+        Cef { prefix, header_start: header_start.into(), version, severity, mapping: mapping.into(), max_bytes }
+    }
+
+    pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Encoded {
+        let start = out.len();
+        let mut outcome = Encoded::default();
+        match &self.prefix {
+            SyslogPrefix::None => {}
+            SyslogPrefix::Rfc5424(header) => {
+                header.write(event, out);
+                out.extend_from_slice(b" - ");
+            }
+            SyslogPrefix::Rfc3164(header) => header.write(event, out),
+        }
+        out.extend_from_slice(&self.header_start);
+        outcome.truncated |= push_header_cut(out, event.event_type(), CLASS_ID_MAX);
+        out.push(b'|');
+        outcome.truncated |= push_header_cut(out, event.title().unwrap_or(event.event_type()), NAME_MAX);
+        out.push(b'|');
+        let score = event.severity().score();
+        match self.severity {
+            SeverityForm::Number => {
+                let _ = write!(out, "{score}");
+            }
+            SeverityForm::Name => out.extend_from_slice(severity_name(score).as_bytes()),
+        }
+        out.push(b'|');
+
+        // End offset of each written pair, so a size limit can drop whole pairs.
+        let mut pair_ends: Vec<usize> = Vec::new();
+        let mut scratch = String::new();
+        for mapping in self.mapping.iter() {
+            scratch.clear();
+            match self.value(event, mapping, &mut scratch) {
+                Ok(None) => continue,
+                Ok(Some(cut)) => outcome.truncated |= cut,
+                Err(()) => {
+                    outcome.invalid_fields += 1;
+                    continue;
+                }
+            }
+            if !pair_ends.is_empty() {
+                out.push(b' ');
+            }
+            out.extend_from_slice(mapping.key.as_bytes());
+            out.push(b'=');
+            push_value(out, &scratch);
+            if let Some(label) = &mapping.label {
+                out.extend_from_slice(label);
+            }
+            pair_ends.push(out.len());
+        }
+
+        if let Some(max) = self.max_bytes {
+            if out.len() - start > max {
+                outcome.truncated = true;
+                while out.len() - start > max {
+                    pair_ends.pop();
+                    match pair_ends.last() {
+                        Some(&end) => out.truncate(end),
+                        None => break,
+                    }
+                }
+                if out.len() - start > max {
+                    // Even the header is too long (a very long title under a small limit):
+                    // cut it on a character boundary, never leaving half an escape.
+                    let keep = char_boundary(&out[start..], max);
+                    out.truncate(start + keep);
+                    let trailing = out.iter().rev().take_while(|&&b| b == b'\\').count();
+                    if trailing % 2 == 1 {
+                        out.pop();
+                    }
+                }
+            }
+        }
+        outcome
+    }
+
+    /// The text of `mapping`'s value in `event`: `Ok(None)` when the field is absent or null,
+    /// `Ok(Some(truncated))` when written to `text`, `Err` when the value has the wrong type.
+    fn value(&self, event: &Event, mapping: &Mapping, text: &mut String) -> Result<Option<bool>, ()> {
+        use std::fmt::Write as _;
+        if mapping.value_type == ValueType::Time && &*mapping.path == "timestamp" {
+            let _ = write!(text, "{}", event.timestamp().unix_millis());
+            return Ok(Some(false));
+        }
+        let value = match event.field(&mapping.path) {
+            None | Some(Value::Null) => return Ok(None),
+            Some(value) => value,
+        };
+        match mapping.value_type {
+            ValueType::Text(max) => {
+                let mut bytes = Vec::new();
+                value_text(value, &mut bytes);
+                let keep = char_boundary(&bytes, max);
+                let truncated = keep < bytes.len();
+                bytes.truncate(keep);
+                text.push_str(&String::from_utf8_lossy(&bytes));
+                return Ok(Some(truncated));
+            }
+            ValueType::Integer => {
+                let n = integer(value).filter(|n| i32::try_from(*n).is_ok()).ok_or(())?;
+                let _ = write!(text, "{n}");
+            }
+            ValueType::Long => {
+                let n = integer(value).ok_or(())?;
+                let _ = write!(text, "{n}");
+            }
+            ValueType::Port => {
+                let n = integer(value).and_then(|n| u16::try_from(n).ok()).ok_or(())?;
+                let _ = write!(text, "{n}");
+            }
+            ValueType::Float => {
+                let n = match value {
+                    Value::Number(n) => n.as_f64(),
+                    Value::String(s) => s.trim().parse::<f64>().ok(),
+                    _ => None,
+                }
+                .filter(|n| n.is_finite())
+                .ok_or(())?;
+                let _ = write!(text, "{n}");
+            }
+            ValueType::Address => {
+                let address = value.as_str().and_then(|s| s.parse::<IpAddr>().ok()).ok_or(())?;
+                if address.is_ipv6() && self.version == 0 {
+                    return Err(());
+                }
+                let _ = write!(text, "{address}");
+            }
+            ValueType::Ipv6 => {
+                let address = value.as_str().and_then(|s| s.parse::<Ipv6Addr>().ok()).ok_or(())?;
+                let _ = write!(text, "{address}");
+            }
+            ValueType::Mac => {
+                let mac = value.as_str().and_then(parse_mac).ok_or(())?;
+                let octets: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+                text.push_str(&octets.join(":"));
+            }
+            ValueType::Time => {
+                let millis = match value {
+                    Value::Number(n) => n.as_i64(),
+                    Value::String(s) => Timestamp::parse_rfc3339(s).ok().map(|t| t.unix_millis()),
+                    _ => None,
+                }
+                .ok_or(())?;
+                let _ = write!(text, "{millis}");
+            }
+        }
+        Ok(Some(false))
+    }
+}
+
+/// Writes an escaped header field cut to `max` bytes; returns whether it was cut.
+fn push_header_cut(out: &mut Vec<u8>, text: &str, max: usize) -> bool {
+    let keep = char_boundary(text.as_bytes(), max);
+    // `keep` is a character boundary, so the slice is valid UTF-8.
+    push_header(out, text.get(..keep).unwrap_or_default());
+    keep < text.len()
+}
+
+/// CEF's named severities.
+pub fn severity_name(score: u8) -> &'static str {
+    match score {
+        0..=3 => "Low",
+        4..=6 => "Medium",
+        7..=8 => "High",
+        _ => "Very-High",
+    }
+}
+
+fn integer(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }
+}
+
+/// Six hex octets separated by `:` or `-`.
+fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split([':', '-']);
+    for octet in &mut mac {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *octet = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+#[cfg(test)]
+mod tests;
