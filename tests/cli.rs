@@ -34,6 +34,7 @@ fn check_accepts_every_example_config() {
 fn check_names_the_file_the_key_and_the_expectation_for_each_mistake() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sink = "[sinks.qradar]\nformat = \"rfc5424\"\nurl = \"tcp://127.0.0.1:514\"\n";
+    let cef = "[sinks.qradar]\nformat = \"cef\"\nurl = \"tcp://127.0.0.1:514\"\n";
     let cases: &[(&str, String, &[&str])] = &[
         ("unknown top-level key", format!("colour = \"blue\"\n{sink}"), &["unknown field `colour`"]),
         (
@@ -124,6 +125,48 @@ fn check_names_the_file_the_key_and_the_expectation_for_each_mistake() {
             "bad sink name",
             "[sinks.\"qr adar\"]\nformat = \"rfc5424\"\nurl = \"udp://h\"\n".into(),
             &["sinks.qr adar", "letters, digits"],
+        ),
+        (
+            "cef key on rfc5424",
+            format!("{sink}mapping = {{ src = \"ip\" }}\n"),
+            &["sinks.qradar.mapping", "applies to format = cef only"],
+        ),
+        ("message on cef", format!("{cef}message = \"json\"\n"), &["sinks.qradar.message", "rfc5424 or rfc3164 only"]),
+        ("bad cef_version", format!("{cef}cef_version = 2\n"), &["sinks.qradar.cef_version", "expected 0 or 1"]),
+        (
+            "bad syslog_header",
+            format!("{cef}syslog_header = \"bsd\"\n"),
+            &["sinks.qradar.syslog_header", "\"rfc5424\", \"rfc3164\" or \"none\""],
+        ),
+        (
+            "bad cef_severity",
+            format!("{cef}cef_severity = \"loud\"\n"),
+            &["sinks.qradar.cef_severity", "\"number\" or \"name\""],
+        ),
+        (
+            "vendor too long",
+            format!("{cef}device_vendor = \"{}\"\n", "v".repeat(64)),
+            &["sinks.qradar.device_vendor", "1-63 bytes"],
+        ),
+        (
+            "bad mapping key",
+            format!("{cef}mapping = {{ \"bad-key\" = \"x\" }}\n"),
+            &["sinks.qradar.mapping.bad-key", "letters and digits"],
+        ),
+        (
+            "label key as mapping",
+            format!("{cef}mapping = {{ cs1Label = \"x\" }}\n"),
+            &["sinks.qradar.mapping.cs1Label", "cs1 = { field"],
+        ),
+        (
+            "label on a key without one",
+            format!("{cef}mapping = {{ src = {{ field = \"ip\", label = \"L\" }} }}\n"),
+            &["sinks.qradar.mapping.src.label", "src has no label key"],
+        ),
+        (
+            "bad mapping path",
+            format!("{cef}mapping = {{ msg = \"a..b\" }}\n"),
+            &["sinks.qradar.mapping.msg", "field path"],
         ),
         ("no sinks", "[input]\nmax_clients = 3\n".into(), &["sinks", "at least one"]),
         ("syntax error", format!("{sink}\nevents = [\"a\"\n"), &[":6", "invalid array"]),

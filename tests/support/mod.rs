@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod cef_parsers;
+pub mod cef_strict;
 pub mod certs;
 pub mod daemon;
 pub mod listeners;
