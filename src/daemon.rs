@@ -14,6 +14,7 @@ use crate::input::{self, InputStats};
 use crate::queue::MemoryQueue;
 use crate::ratelimit::LogLimiter;
 use crate::router::{Route, Router};
+use crate::sink::http::HttpSinkState;
 use crate::sink::{self, SinkStats};
 use crate::systemd;
 
@@ -53,12 +54,19 @@ pub async fn run(
     for sink in &config.sinks {
         let queue = Arc::new(MemoryQueue::new(sink.limits, sink.when_full));
         let stats = Arc::new(SinkStats::default());
-        workers.spawn(sink::run(sink.clone(), queue.clone(), stats.clone(), abort.clone()));
+        let http = sink.http.as_ref().map(|settings| Arc::new(HttpSinkState::new(&sink.name, settings)));
+        match &http {
+            Some(state) => {
+                workers.spawn(sink::http::run(sink.clone(), queue.clone(), stats.clone(), state.clone(), abort.clone()))
+            }
+            None => workers.spawn(sink::run(sink.clone(), queue.clone(), stats.clone(), abort.clone())),
+        };
         routes.push(Route {
             name: sink.name.clone(),
             filter: sink.filter.clone(),
             queue,
             stats,
+            http,
             drop_log: LogLimiter::default(),
         });
     }

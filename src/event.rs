@@ -177,7 +177,7 @@ fn bad_field(field: &'static str, expected: impl Into<String>) -> DecodeError {
 
 /// A random (version 4 layout) UUID. Uniqueness, not secrecy, is what ids need, so SipHash keyed
 /// once per process from the OS (via `RandomState`) over a counter is enough.
-fn new_id() -> String {
+pub fn new_id() -> String {
     static KEYS: LazyLock<RandomState> = LazyLock::new(RandomState::new);
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let count = COUNTER.fetch_add(1, Ordering::Relaxed);

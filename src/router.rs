@@ -38,6 +38,8 @@ pub struct Route {
     pub filter: Filter,
     pub queue: Arc<MemoryQueue>,
     pub stats: Arc<SinkStats>,
+    /// Breaker, history and dead letters of a webhook sink.
+    pub http: Option<Arc<crate::sink::http::HttpSinkState>>,
     /// Rate-limits the "dropping events" warning of this sink.
     pub drop_log: LogLimiter,
 }

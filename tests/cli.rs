@@ -57,7 +57,7 @@ fn check_names_the_file_the_key_and_the_expectation_for_each_mistake() {
         (
             "bad format",
             "[sinks.qradar]\nformat = \"xml\"\nurl = \"tcp://h:1\"\n".into(),
-            &["sinks.qradar.format", "expected \"rfc5424\", \"rfc3164\" or \"cef\", found \"xml\""],
+            &["sinks.qradar.format", "expected \"rfc5424\", \"rfc3164\" or \"cef\"", "found \"xml\""],
         ),
         (
             "bad when_full",

@@ -12,3 +12,4 @@ mod interop;
 mod pipeline;
 mod reconnect;
 mod tls;
+mod webhook;

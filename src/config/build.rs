@@ -3,12 +3,13 @@
 //! Each `build_*` function destructures its input completely (`let SinkFile { a, b, .. }` is
 //! never used), so a new config field that is not handled here fails to compile.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::encoder::{build_encoder, FormatKeys};
-use super::file::{ConfigFile, InputFile, QueueFile, SeverityValue, SinkFile, TlsFile};
+use super::encoder::{build_encoder, format_defaults, FormatKeys};
+use super::file::{ConfigFile, EgressFile, InputFile, QueueFile, SeverityValue, SinkFile, TlsFile};
+use super::http::{build_http, HttpKeys};
 use super::{Config, ConfigError, InputConfig, SinkConfig};
 use crate::encode::rfc5424;
 use crate::encode::syslog::is_printusascii;
@@ -17,24 +18,36 @@ use crate::queue::{Limits, WhenFull};
 use crate::router::Filter;
 use crate::severity::{Level, Severity};
 use crate::sink::worker::framing_for;
+use crate::transport::egress::{Cidr, EgressPolicy};
 use crate::transport::tls::{parse_pin, TlsSettings};
 use crate::transport::{Endpoint, Framing};
 
 /// Collects the origin so every error can name the file.
 pub(super) struct Context<'a> {
     origin: &'a str,
+    /// Relative file paths in the config (secrets, tokens, certificates) are taken relative to
+    /// the config file's directory.
+    base_dir: Option<&'a Path>,
 }
 
 impl Context<'_> {
+    /// `path` as written, or joined to the config file's directory when relative.
+    pub(super) fn path(&self, path: PathBuf) -> PathBuf {
+        match self.base_dir {
+            Some(base) if path.is_relative() => base.join(path),
+            _ => path,
+        }
+    }
+
     pub(super) fn error(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
         ConfigError { origin: self.origin.to_owned(), line: None, key: key.into(), message: message.into() }
     }
 }
 
-pub fn build(text: &str, origin: &str) -> Result<Config, ConfigError> {
+pub fn build(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
     let file = parse_toml(text, origin)?;
-    let cx = Context { origin };
-    let ConfigFile { hostname, shutdown_timeout_ms, input, sinks } = file;
+    let cx = Context { origin, base_dir };
+    let ConfigFile { hostname, shutdown_timeout_ms, input, egress, sinks } = file;
 
     let hostname = match hostname {
         Some(name) if is_printusascii(&name, rfc5424::HOSTNAME_MAX) => name,
@@ -47,12 +60,13 @@ pub fn build(text: &str, origin: &str) -> Result<Config, ConfigError> {
         None => system_hostname(),
     };
     let input = build_input(&cx, input)?;
+    let egress = Arc::new(build_egress(&cx, egress)?);
     if sinks.is_empty() {
         return Err(cx.error("sinks", "expected at least one [sinks.NAME] table"));
     }
     let sinks = sinks
         .into_iter()
-        .map(|(name, sink)| build_sink(&cx, &hostname, name, sink).map(Arc::new))
+        .map(|(name, sink)| build_sink(&cx, &hostname, &egress, name, sink).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Config { hostname, shutdown_timeout: Duration::from_millis(shutdown_timeout_ms), input, sinks })
 }
@@ -111,7 +125,25 @@ fn system_hostname() -> String {
     }
 }
 
-fn build_sink(cx: &Context<'_>, hostname: &str, name: String, sink: SinkFile) -> Result<SinkConfig, ConfigError> {
+fn build_egress(cx: &Context<'_>, egress: EgressFile) -> Result<EgressPolicy, ConfigError> {
+    let EgressFile { allow } = egress;
+    let allow = allow
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            text.parse::<Cidr>().map_err(|e| cx.error(format!("egress.allow[{index}]"), e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(EgressPolicy::new(allow))
+}
+
+fn build_sink(
+    cx: &Context<'_>,
+    hostname: &str,
+    egress_policy_of_config: &Arc<EgressPolicy>,
+    name: String,
+    sink: SinkFile,
+) -> Result<SinkConfig, ConfigError> {
     let SinkFile {
         format,
         url,
@@ -137,6 +169,31 @@ fn build_sink(cx: &Context<'_>, hostname: &str, name: String, sink: SinkFile) ->
         syslog_header,
         mapping,
         default_mapping,
+        egress_policy,
+        timeout_ms,
+        retry_count,
+        retry_after_max_ms,
+        concurrency,
+        rate_limit,
+        failure_threshold,
+        cooldown_ms,
+        cooldown_max_ms,
+        deactivate_after_ms,
+        history_size,
+        dead_letter_max,
+        headers,
+        event_header,
+        delivery_id_header,
+        secret,
+        secret_file,
+        signature,
+        signature_header,
+        token,
+        token_file,
+        gzip,
+        batch,
+        hec,
+        fields,
     } = sink;
     let key = |field: &str| format!("sinks.{name}.{field}");
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
@@ -186,13 +243,18 @@ fn build_sink(cx: &Context<'_>, hostname: &str, name: String, sink: SinkFile) ->
         syslog_header,
         mapping,
         default_mapping,
+        hec,
+        fields,
     };
-    let encoder = build_encoder(cx, &name, hostname, format_keys, max_bytes)?;
+    let format_defaults = format_defaults(&format_keys.format);
+    let encoder = build_encoder(cx, &name, hostname, format_keys, max_bytes, &endpoint)?;
 
     let (limits, when_full) = build_queue(cx, &name, queue)?;
     let tls = match (tls, &endpoint) {
         (Some(tls), Endpoint::Tls(target)) => Some(build_tls(cx, &name, tls, &target.host)?),
         (None, Endpoint::Tls(target)) => Some(build_tls(cx, &name, TlsFile::default(), &target.host)?),
+        (Some(tls), Endpoint::Http(url)) if url.is_https() => Some(build_tls(cx, &name, tls, url.host())?),
+        (None, Endpoint::Http(url)) if url.is_https() => Some(build_tls(cx, &name, TlsFile::default(), url.host())?),
         (Some(_), other) => {
             return Err(cx.error(key("tls"), format!("TLS settings apply to tls:// sinks only, not {}", other.kind())))
         }
@@ -214,6 +276,67 @@ fn build_sink(cx: &Context<'_>, hostname: &str, name: String, sink: SinkFile) ->
             format!("expected at least backoff_initial_ms ({backoff_initial_ms}), found {backoff_max_ms}"),
         ));
     }
+    let egress = match (&endpoint, egress_policy) {
+        (Endpoint::Http(_), Some(_)) => {
+            return Err(cx.error(key("egress_policy"), "webhook sinks always apply the [egress] policy"))
+        }
+        (Endpoint::Http(_), None) => Some(egress_policy_of_config.clone()),
+        (Endpoint::Tcp(_) | Endpoint::Tls(_) | Endpoint::Udp(_), Some(true)) => Some(egress_policy_of_config.clone()),
+        (Endpoint::Tcp(_) | Endpoint::Tls(_) | Endpoint::Udp(_), _) => None,
+        (other, Some(_)) => {
+            return Err(cx.error(key("egress_policy"), format!("applies to network sinks only, not {}", other.kind())))
+        }
+        (_, None) => None,
+    };
+    let http_keys = HttpKeys {
+        timeout_ms,
+        retry_count,
+        retry_after_max_ms,
+        concurrency,
+        rate_limit,
+        failure_threshold,
+        cooldown_ms,
+        cooldown_max_ms,
+        deactivate_after_ms,
+        history_size,
+        dead_letter_max,
+        headers,
+        event_header,
+        delivery_id_header,
+        secret,
+        secret_file,
+        signature,
+        signature_header,
+        token,
+        token_file,
+        gzip,
+        batch,
+    };
+    let http = match (&endpoint, &egress) {
+        (Endpoint::Http(url), Some(policy)) => {
+            if let Some(ip) = url.literal_ip() {
+                policy.check(ip).map_err(|denied| cx.error(key("url"), format!("egress policy: {denied}")))?;
+            }
+            let settings = build_http(
+                cx,
+                &name,
+                url.clone(),
+                http_keys,
+                format_defaults,
+                tls.as_ref(),
+                policy.clone(),
+                connect_timeout,
+            )?;
+            Some(Arc::new(settings))
+        }
+        _ => match http_keys.set_keys().first() {
+            Some(field) => {
+                return Err(cx
+                    .error(key(field), format!("applies to http:// and https:// sinks only, not {}", endpoint.kind())))
+            }
+            None => None,
+        },
+    };
     Ok(SinkConfig {
         name,
         endpoint,
@@ -226,6 +349,8 @@ fn build_sink(cx: &Context<'_>, hostname: &str, name: String, sink: SinkFile) ->
         backoff_initial,
         backoff_max,
         tls,
+        http,
+        egress,
     })
 }
 
@@ -300,9 +425,9 @@ fn build_tls(
         return Err(cx.error(key("handshake_timeout_ms"), "expected a positive number of milliseconds"));
     }
     let settings = TlsSettings {
-        ca_file,
-        cert_file,
-        key_file,
+        ca_file: ca_file.map(|p| cx.path(p)),
+        cert_file: cert_file.map(|p| cx.path(p)),
+        key_file: key_file.map(|p| cx.path(p)),
         server_name,
         verify_hostname,
         pins,

@@ -2,14 +2,20 @@
 //! applies to.
 
 use super::build::Context;
-use super::file::{FacilityValue, MappingValue, SdFieldValue};
+use super::file::{FacilityValue, HecFile, MappingValue, SdFieldValue};
+use super::http::FormatDefaults;
 use super::ConfigError;
 use crate::encode::cef::dictionary::{self, ValueType};
 use crate::encode::cef::{self, Cef, CefSettings, Mapping, SeverityForm, SyslogPrefix};
+use crate::encode::hec::{self, HecSettings};
+use crate::encode::json::{self, JsonSettings};
 use crate::encode::rfc3164::{self, Rfc3164, Rfc3164Header};
 use crate::encode::rfc5424::{self, Rfc5424, Rfc5424Header, Rfc5424Settings, SdField};
+use crate::encode::slack::SlackSettings;
 use crate::encode::syslog::{is_printusascii, FACILITIES};
+use crate::encode::teams::{self, TeamsSettings};
 use crate::encode::{Encoder, MessageSource};
+use crate::transport::Endpoint;
 use std::collections::BTreeMap;
 
 /// The keys of a sink that shape its output.
@@ -29,6 +35,24 @@ pub struct FormatKeys {
     pub syslog_header: Option<String>,
     pub mapping: Option<BTreeMap<String, MappingValue>>,
     pub default_mapping: Option<bool>,
+    pub hec: Option<HecFile>,
+    pub fields: Option<Vec<SdFieldValue>>,
+}
+
+/// Formats and what they need: webhook-only formats cannot go over syslog transports.
+const SYSLOG_FORMATS: [&str; 3] = ["rfc5424", "rfc3164", "cef"];
+const WEBHOOK_FORMATS: [&str; 4] = ["json", "slack", "teams", "splunk_hec"];
+
+/// Delivery defaults that depend on the format.
+pub fn format_defaults(format: &str) -> FormatDefaults {
+    let json = "application/json";
+    match format {
+        "slack" => FormatDefaults { content_type: json, concurrency: 1, rate_limit: Some((1.0, 5)), hec: false },
+        "teams" => FormatDefaults { content_type: json, concurrency: 1, rate_limit: Some((2.0, 5)), hec: false },
+        "splunk_hec" => FormatDefaults { content_type: json, concurrency: 2, rate_limit: None, hec: true },
+        "json" => FormatDefaults { content_type: json, concurrency: 4, rate_limit: None, hec: false },
+        _ => FormatDefaults { content_type: "text/plain; charset=utf-8", concurrency: 4, rate_limit: None, hec: false },
+    }
 }
 
 /// The built-in CEF mapping: extension key, event field. Applied in this order, before the
@@ -56,6 +80,7 @@ pub fn build_encoder(
     hostname: &str,
     keys: FormatKeys,
     max_bytes: Option<usize>,
+    endpoint: &Endpoint,
 ) -> Result<Encoder, ConfigError> {
     let FormatKeys {
         format,
@@ -72,14 +97,24 @@ pub fn build_encoder(
         syslog_header,
         mapping,
         default_mapping,
+        hec,
+        fields,
     } = keys;
     let key = |field: &str| format!("sinks.{sink}.{field}");
-    const FORMATS: &str = "\"rfc5424\", \"rfc3164\" or \"cef\"";
-    if !["rfc5424", "rfc3164", "cef"].contains(&format.as_str()) {
-        return Err(cx.error(key("format"), format!("expected {FORMATS}, found {format:?}")));
+    let webhook = matches!(endpoint, Endpoint::Http(_));
+    let known = SYSLOG_FORMATS.contains(&format.as_str()) || WEBHOOK_FORMATS.contains(&format.as_str());
+    if !known || (!webhook && WEBHOOK_FORMATS.contains(&format.as_str())) {
+        let expected = if webhook {
+            "\"json\", \"slack\", \"teams\", \"splunk_hec\", \"cef\", \"rfc5424\" or \"rfc3164\""
+        } else {
+            "\"rfc5424\", \"rfc3164\" or \"cef\" (json, slack, teams and splunk_hec need an http:// or https:// url)"
+        };
+        return Err(cx.error(key("format"), format!("expected {expected}, found {format:?}")));
     }
     // Keys that only some formats read: set on another format, they would be silently ignored.
-    let applies: [(&str, bool, &[&str]); 11] = [
+    let applies: [(&str, bool, &[&str]); 13] = [
+        ("hec", hec.is_some(), &["splunk_hec"]),
+        ("fields", fields.is_some(), &["slack", "teams"]),
         ("sd_id", sd_id.is_some(), &["rfc5424"]),
         ("sd_fields", !sd_fields.is_empty(), &["rfc5424"]),
         ("message", message.is_some(), &["rfc5424", "rfc3164"]),
@@ -104,6 +139,8 @@ pub fn build_encoder(
     let app_name = app_name.unwrap_or_else(|| "siem-relay".to_owned());
     let pid = std::process::id();
     let header = match (format.as_str(), syslog_header.as_deref()) {
+        // Over HTTP a CEF record is the whole body: no syslog header unless asked for.
+        ("cef", None) if webhook => "none",
         ("rfc5424", _) | ("cef", None | Some("rfc5424")) => "rfc5424",
         ("rfc3164", _) | ("cef", Some("rfc3164")) => "rfc3164",
         ("cef", Some("none")) => "none",
@@ -158,6 +195,27 @@ pub fn build_encoder(
         "rfc3164" => {
             Encoder::Rfc3164(Rfc3164::new(Rfc3164Header::new(facility, hostname, &app_name, pid), message, max_bytes))
         }
+        "json" => Encoder::Json(JsonSettings),
+        "slack" => Encoder::Slack(SlackSettings { fields: card_fields(cx, sink, fields)?, ..SlackSettings::default() }),
+        "teams" => {
+            let max_bytes = max_bytes.unwrap_or(teams::DEFAULT_MAX_BYTES);
+            if max_bytes < teams::MIN_MAX_BYTES {
+                return Err(
+                    cx.error(key("max_message_bytes"), format!("expected at least {} for teams", teams::MIN_MAX_BYTES))
+                );
+            }
+            Encoder::Teams(TeamsSettings { fields: card_fields(cx, sink, fields)?, max_bytes })
+        }
+        "splunk_hec" => {
+            let HecFile { index, source, sourcetype } =
+                hec.unwrap_or(HecFile { index: None, source: None, sourcetype: None });
+            Encoder::SplunkHec(HecSettings {
+                host: Some(hostname.to_owned()),
+                source: source.unwrap_or_else(|| hec::DEFAULT_SOURCE.to_owned()),
+                sourcetype: sourcetype.unwrap_or_else(|| hec::DEFAULT_SOURCETYPE.to_owned()),
+                index,
+            })
+        }
         _ => {
             let prefix = match header {
                 "rfc5424" => SyslogPrefix::Rfc5424(Rfc5424Header::new(facility, hostname, &app_name, &pid.to_string())),
@@ -205,6 +263,28 @@ pub fn build_encoder(
             }))
         }
     })
+}
+
+/// Extra fields of Slack and Teams cards: `(label, path)`; a bare path is labelled by its last
+/// segment. Without the key, the formats' default fields.
+fn card_fields(
+    cx: &Context<'_>,
+    sink: &str,
+    fields: Option<Vec<SdFieldValue>>,
+) -> Result<Vec<(String, String)>, ConfigError> {
+    let Some(fields) = fields else { return Ok(json::default_card_fields()) };
+    fields
+        .into_iter()
+        .enumerate()
+        .map(|(index, field)| {
+            let (label, path) = match field {
+                SdFieldValue::Path(path) => (path.rsplit('.').next().unwrap_or(&path).to_owned(), path),
+                SdFieldValue::Named(named) => (named.name, named.field),
+            };
+            check_path(cx, &format!("sinks.{sink}.fields[{index}]"), &path)?;
+            Ok((label, path))
+        })
+        .collect()
 }
 
 fn build_facility(cx: &Context<'_>, sink: &str, facility: Option<FacilityValue>) -> Result<u8, ConfigError> {

@@ -20,8 +20,20 @@ pub struct ConfigFile {
     pub shutdown_timeout_ms: u64,
     #[serde(default)]
     pub input: InputFile,
+    /// `[egress]`: what webhook sinks (and syslog sinks that opt in) may connect to.
+    #[serde(default)]
+    pub egress: EgressFile,
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkFile>,
+}
+
+/// `[egress]`: the SSRF guard's allow list.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EgressFile {
+    /// CIDRs admitted even though they are in a denied range (e.g. `"10.20.0.0/16"`).
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 /// `[input]`: the Unix stream socket agents write NDJSON to.
@@ -111,6 +123,80 @@ pub struct SinkFile {
     pub mapping: Option<BTreeMap<String, MappingValue>>,
     /// CEF: start from the built-in mapping of common fields (default true).
     pub default_mapping: Option<bool>,
+    /// Syslog and CEF sinks: apply the `[egress]` policy to this sink's connections too.
+    pub egress_policy: Option<bool>,
+    /// Webhooks: request timeout, 1000-30000 ms (default 5000).
+    pub timeout_ms: Option<u64>,
+    /// Webhooks: retries after the first attempt, 0-10 (default 3).
+    pub retry_count: Option<u32>,
+    /// Webhooks: the longest `Retry-After` honoured (default 60000 ms).
+    pub retry_after_max_ms: Option<u64>,
+    /// Webhooks: deliveries in flight at once.
+    pub concurrency: Option<usize>,
+    /// Webhooks: requests per second and burst.
+    pub rate_limit: Option<RateLimitFile>,
+    /// Webhooks: consecutive failures that open the circuit breaker (default 5).
+    pub failure_threshold: Option<u32>,
+    /// Webhooks: first breaker cooldown (default 10000 ms), doubled per failed probe ...
+    pub cooldown_ms: Option<u64>,
+    /// ... up to this (default 300000 ms).
+    pub cooldown_max_ms: Option<u64>,
+    /// Webhooks: deactivate the sink when failures last longer than this (default 24 h).
+    pub deactivate_after_ms: Option<u64>,
+    /// Webhooks: attempts kept in the delivery history (default 100).
+    pub history_size: Option<usize>,
+    /// Webhooks: failed deliveries kept as dead letters (default 1000).
+    pub dead_letter_max: Option<usize>,
+    /// Webhooks: static request headers.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Webhooks: header carrying the event type (default `X-Event-Type`).
+    pub event_header: Option<String>,
+    /// Webhooks: header carrying the delivery id (default `X-Delivery-Id`).
+    pub delivery_id_header: Option<String>,
+    /// Webhooks: HMAC secret, inline (prefer `secret_file`).
+    pub secret: Option<String>,
+    /// Webhooks: file holding the HMAC secret(s), one per line.
+    pub secret_file: Option<PathBuf>,
+    /// Webhooks: `standard` (Standard Webhooks, default) or `hex` (`sha256=<hex>`).
+    pub signature: Option<String>,
+    /// Webhooks: header of `hex` signatures (default `X-Webhook-Signature`).
+    pub signature_header: Option<String>,
+    /// Splunk HEC: the token, inline (prefer `token_file`).
+    pub token: Option<String>,
+    /// Splunk HEC: file holding the token.
+    pub token_file: Option<PathBuf>,
+    /// Webhooks: gzip request bodies.
+    pub gzip: Option<bool>,
+    /// Splunk HEC: batching.
+    pub batch: Option<BatchFile>,
+    /// Splunk HEC: `index`, `source`, `sourcetype`.
+    pub hec: Option<HecFile>,
+    /// Slack and Teams: extra event fields shown, as `{ label = "path" }` or a list of paths.
+    pub fields: Option<Vec<SdFieldValue>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitFile {
+    pub per_second: f64,
+    #[serde(default = "defaults::burst")]
+    pub burst: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchFile {
+    pub max_events: Option<usize>,
+    pub max_bytes: Option<usize>,
+    pub max_linger_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HecFile {
+    pub index: Option<String>,
+    pub source: Option<String>,
+    pub sourcetype: Option<String>,
 }
 
 /// A `mapping` entry: a field path, or a field with a label for custom keys (`cs1`...).
@@ -274,5 +360,8 @@ pub mod defaults {
     }
     pub fn yes() -> bool {
         true
+    }
+    pub fn burst() -> u32 {
+        1
     }
 }

@@ -6,6 +6,7 @@ mod build;
 mod encoder;
 mod error;
 pub mod file;
+mod http;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +17,8 @@ pub use error::ConfigError;
 use crate::encode::Encoder;
 use crate::queue::{Limits, WhenFull};
 use crate::router::Filter;
+use crate::sink::http::HttpSettings;
+use crate::transport::egress::EgressPolicy;
 use crate::transport::tls::TlsClient;
 use crate::transport::{Endpoint, Framing};
 
@@ -59,6 +62,11 @@ pub struct SinkConfig {
     pub backoff_max: Duration,
     /// Present for `tls://` sinks.
     pub tls: Option<TlsClient>,
+    /// Present for webhook (`http://`, `https://`) sinks.
+    pub http: Option<Arc<HttpSettings>>,
+    /// The egress policy this sink's connections are checked against, if any (always for
+    /// webhooks; for syslog sinks with `egress_policy = true`).
+    pub egress: Option<Arc<EgressPolicy>>,
 }
 
 impl Config {
@@ -71,7 +79,7 @@ impl Config {
             key: String::new(),
             message: format!("cannot read the file: {error}"),
         })?;
-        Config::parse(&text, &origin)
+        build::build(&text, &origin, path.parent())
     }
 
     /// The embedded default configuration.
@@ -79,8 +87,9 @@ impl Config {
         Config::parse(EMBEDDED_DEFAULT, "<embedded default>")
     }
 
-    /// Parses and validates configuration text; `origin` names it in errors.
+    /// Parses and validates configuration text; `origin` names it in errors. Relative paths
+    /// in it are taken relative to the working directory.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        build::build(text, origin)
+        build::build(text, origin, None)
     }
 }

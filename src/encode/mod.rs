@@ -1,13 +1,18 @@
 //! Encoders: pure functions from an [`Event`] and a sink's settings to the bytes of one message.
 //!
-//! Encoders know nothing of transports: framing (octet counting, LF, datagrams) is added by
+//! Syslog formats (`rfc5424`, `rfc3164`, `cef`) go over any transport; webhook bodies (`json`,
+//! `slack`, `teams`, `hec`) over HTTP only. Encoders know nothing of transports: framing (octet counting, LF, datagrams) is added by
 //! `transport::framing`. Everything static about a sink's output is validated when the config is
 //! built, so encoding itself cannot fail; it can only truncate, which it reports.
 
 pub mod cef;
+pub mod hec;
+pub mod json;
 pub mod rfc3164;
 pub mod rfc5424;
+pub mod slack;
 pub mod syslog;
+pub mod teams;
 
 use crate::event::Event;
 
@@ -36,6 +41,10 @@ pub enum Encoder {
     Rfc5424(rfc5424::Rfc5424),
     Rfc3164(rfc3164::Rfc3164),
     Cef(cef::Cef),
+    Json(json::JsonSettings),
+    Slack(slack::SlackSettings),
+    Teams(teams::TeamsSettings),
+    SplunkHec(hec::HecSettings),
 }
 
 impl Encoder {
@@ -45,6 +54,10 @@ impl Encoder {
             Encoder::Rfc5424(encoder) => encoder.encode(event, out),
             Encoder::Rfc3164(encoder) => encoder.encode(event, out),
             Encoder::Cef(encoder) => encoder.encode(event, out),
+            Encoder::Json(encoder) => encoder.encode(event, out),
+            Encoder::Slack(encoder) => encoder.encode(event, out),
+            Encoder::Teams(encoder) => encoder.encode(event, out),
+            Encoder::SplunkHec(encoder) => encoder.encode(event, out),
         }
     }
 }

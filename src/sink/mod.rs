@@ -2,6 +2,7 @@
 //! the sink's transport with reconnects, backoff and at-least-once re-sending.
 
 pub mod backoff;
+pub mod http;
 pub mod stats;
 pub mod window;
 pub mod worker;

@@ -23,6 +23,10 @@ pub struct SinkStats {
     pub invalid_fields: AtomicU64,
     /// Events sent again after a connection broke (possible duplicates at the receiver).
     pub resent: AtomicU64,
+    /// Webhook attempts repeated after a retryable failure.
+    pub retries: AtomicU64,
+    /// Webhook events given up and kept as dead letters.
+    pub dead_lettered: AtomicU64,
     /// Failed connection attempts.
     pub connect_failures: AtomicU64,
     /// Writes that failed on an open connection.
@@ -44,7 +48,7 @@ impl SinkStats {
     pub fn summary(&self) -> String {
         let get = Self::get;
         format!(
-            "received={} delivered={} dropped_newest={} dropped_oldest={} dropped_shutdown={} truncated={} invalid_fields={} resent={} connect_failures={} send_failures={} disconnects={}",
+            "received={} delivered={} dropped_newest={} dropped_oldest={} dropped_shutdown={} truncated={} invalid_fields={} resent={} retries={} dead_lettered={} connect_failures={} send_failures={} disconnects={}",
             get(&self.received),
             get(&self.delivered),
             get(&self.dropped_newest),
@@ -53,6 +57,8 @@ impl SinkStats {
             get(&self.truncated),
             get(&self.invalid_fields),
             get(&self.resent),
+            get(&self.retries),
+            get(&self.dead_lettered),
             get(&self.connect_failures),
             get(&self.send_failures),
             get(&self.disconnects),

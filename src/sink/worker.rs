@@ -128,6 +128,7 @@ impl Delivery {
             }),
             Endpoint::Udp(_) => Delivery::Udp(UdpDelivery { shared, socket: None, sent_of_batch: 0 }),
             Endpoint::File(_) | Endpoint::Console => Delivery::Local(LocalDelivery { shared, writer: None }),
+            Endpoint::Http(_) => unreachable!("webhook sinks run in sink::http"),
         }
     }
 
@@ -292,7 +293,8 @@ impl StreamDelivery {
             Endpoint::Tls(target) => (target, config.tls.as_ref()),
             _ => unreachable!("stream delivery is only built for tcp and tls endpoints"),
         };
-        let mut connection = match StreamConnection::connect(target, config.connect_timeout, tls).await {
+        let egress = config.egress.as_deref();
+        let mut connection = match StreamConnection::connect(target, config.connect_timeout, tls, egress).await {
             Ok(connection) => connection,
             Err(error) => {
                 SinkStats::add(&self.shared.stats.connect_failures, 1);
@@ -395,7 +397,7 @@ impl UdpDelivery {
             loop {
                 let socket = match &self.socket {
                     Some(socket) => socket,
-                    None => match UdpConnection::connect(target).await {
+                    None => match UdpConnection::connect(target, config.egress.as_deref()).await {
                         Ok(socket) => self.socket.insert(socket),
                         Err(error) => {
                             SinkStats::add(&self.shared.stats.connect_failures, 1);
@@ -472,6 +474,6 @@ pub fn framing_for(endpoint: &Endpoint, configured: Framing) -> Option<Framing> 
     match endpoint {
         Endpoint::Tcp(_) | Endpoint::Tls(_) => Some(configured),
         Endpoint::File(_) | Endpoint::Console => Some(Framing::Lf),
-        Endpoint::Udp(_) => None,
+        Endpoint::Udp(_) | Endpoint::Http(_) => None,
     }
 }

@@ -3,12 +3,16 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::http::WebhookUrl;
+
 /// Where a sink sends, as named by its `url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     Udp(HostPort),
     Tcp(HostPort),
     Tls(HostPort),
+    /// A webhook (`http://` or `https://`).
+    Http(WebhookUrl),
     /// Appends to a local file (for debugging and local archives).
     File(PathBuf),
     /// Writes to standard output.
@@ -21,6 +25,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Udp(target) => write!(f, "udp://{target}"),
             Endpoint::Tcp(target) => write!(f, "tcp://{target}"),
             Endpoint::Tls(target) => write!(f, "tls://{target}"),
+            Endpoint::Http(url) => write!(f, "{url}"),
             Endpoint::File(path) => write!(f, "file://{}", path.display()),
             Endpoint::Console => f.write_str("console"),
         }
@@ -45,8 +50,8 @@ impl fmt::Display for HostPort {
 }
 
 /// What a valid URL looks like, for error messages.
-pub const EXPECTED: &str =
-    "a URL such as udp://host:514, tcp://host:514, tls://host:6514, file:///var/log/events.log or console";
+pub const EXPECTED: &str = "a URL such as udp://host:514, tcp://host:514, tls://host:6514, https://host/path, \
+     file:///var/log/events.log or console";
 
 impl Endpoint {
     /// Parses a sink URL. The port defaults to 514 for udp and tcp (RFC 5426, common practice)
@@ -62,6 +67,7 @@ impl Endpoint {
             "udp" => parse_host_port(rest, 514).map(Endpoint::Udp),
             "tcp" => parse_host_port(rest, 514).map(Endpoint::Tcp),
             "tls" => parse_host_port(rest, 6514).map(Endpoint::Tls),
+            "http" | "https" => WebhookUrl::parse(url).map(Endpoint::Http),
             "file" if rest.starts_with('/') && rest.len() > 1 => Ok(Endpoint::File(PathBuf::from(rest))),
             "file" => Err(format!("expected an absolute path such as file:///var/log/events.log, found {url:?}")),
             other => Err(format!("unsupported scheme {other:?}: expected {EXPECTED}")),
@@ -75,6 +81,8 @@ impl Endpoint {
             Endpoint::Udp(_) => "udp",
             Endpoint::Tcp(_) => "tcp",
             Endpoint::Tls(_) => "tls",
+            Endpoint::Http(url) if url.is_https() => "https",
+            Endpoint::Http(_) => "http",
             Endpoint::File(_) => "file",
             Endpoint::Console => "console",
         }
@@ -141,7 +149,7 @@ mod tests {
     fn rejects_malformed_urls_with_a_reason() {
         for (url, reason) in [
             ("siem:514", "expected a URL"),
-            ("http://x", "unsupported scheme \"http\""),
+            ("ftp://x", "unsupported scheme \"ftp\""),
             ("tcp://", "missing host"),
             ("tcp://:514", "missing host"),
             ("tcp://host:0", "port must be 1-65535"),

@@ -1,7 +1,9 @@
 //! Transports: how encoded messages reach a destination. They know nothing of formats.
 
+pub mod egress;
 pub mod endpoint;
 pub mod framing;
+pub mod http;
 pub mod outq;
 pub mod stream;
 pub mod tls;

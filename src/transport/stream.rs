@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use super::egress::EgressPolicy;
 use super::outq::unacknowledged_bytes;
 use super::tls::TlsClient;
 use super::HostPort;
@@ -75,6 +76,8 @@ pub enum ConnectError {
     ConnectTimeout { target: String, timeout: Duration },
     #[error("connect to {target} failed: {source}")]
     Connect { target: String, source: io::Error },
+    #[error("connect to {target} refused by the egress policy: {denied}")]
+    Egress { target: String, denied: super::egress::Denied },
     #[error("TLS handshake with {target} timed out after {timeout:?}")]
     HandshakeTimeout { target: String, timeout: Duration },
     #[error("TLS handshake with {target} failed: {source}")]
@@ -84,8 +87,13 @@ pub enum ConnectError {
 impl StreamConnection {
     /// Connects to `target` (trying each resolved address in turn within `timeout`), then
     /// performs the TLS handshake when `tls` is given.
-    pub async fn connect(target: &HostPort, timeout: Duration, tls: Option<&TlsClient>) -> Result<Self, ConnectError> {
-        let tcp = connect_tcp(target, timeout).await?;
+    pub async fn connect(
+        target: &HostPort,
+        timeout: Duration,
+        tls: Option<&TlsClient>,
+        egress: Option<&EgressPolicy>,
+    ) -> Result<Self, ConnectError> {
+        let tcp = connect_tcp(target, timeout, egress).await?;
         let counting = CountingTcp { inner: tcp, written: 0 };
         let Some(tls) = tls else {
             return Ok(StreamConnection::Tcp(counting));
@@ -156,12 +164,22 @@ impl StreamConnection {
     }
 }
 
-async fn connect_tcp(target: &HostPort, timeout: Duration) -> Result<TcpStream, ConnectError> {
+async fn connect_tcp(
+    target: &HostPort,
+    timeout: Duration,
+    egress: Option<&EgressPolicy>,
+) -> Result<TcpStream, ConnectError> {
     let name = target.to_string();
     let attempt = async {
-        let addresses = tokio::net::lookup_host((target.host.as_str(), target.port))
+        let mut addresses: Vec<std::net::SocketAddr> = tokio::net::lookup_host((target.host.as_str(), target.port))
             .await
-            .map_err(|source| ConnectError::Resolve { target: name.clone(), source })?;
+            .map_err(|source| ConnectError::Resolve { target: name.clone(), source })?
+            .collect();
+        if let Some(policy) = egress {
+            // Connect only to checked addresses: the name is not resolved a second time.
+            addresses =
+                policy.filter(addresses).map_err(|denied| ConnectError::Egress { target: name.clone(), denied })?;
+        }
         let mut last = io::Error::new(io::ErrorKind::NotFound, "the name resolved to no address");
         for address in addresses {
             match TcpStream::connect(address).await {

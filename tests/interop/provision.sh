@@ -9,12 +9,15 @@
 #   * liblognorm's lognormalizer (liblognorm-utils, Debian package);
 #   * the PyPI package cefp, pinned by version and hash, in a venv at target/interop/cef-venv
 #     (run the script with target/interop/cef-venv/bin/python).
+# and, in the same venv, the independent webhook signature verifier used by
+# tests/interop/verify_webhook.py: the PyPI package standardwebhooks, pinned likewise.
 #
 # Idempotent and safe to run concurrently (serialised with flock). Needs root
 # (or sudo) for apt-get only when something is missing. Never leaves a system
 # rsyslogd running.
 #
-# Exit status: 0 when both receivers and both CEF parsers are usable, non-zero otherwise.
+# Exit status: 0 when both receivers, both CEF parsers and standardwebhooks are usable,
+# non-zero otherwise.
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -201,17 +204,22 @@ cef_venv="$interop_dir/cef-venv"
 cefp_version="0.0.2"
 # cefp is published as an sdist only; the hash pins that file.
 cefp_req="cefp==$cefp_version --hash=sha256:78727a9fe29e14f28d976b261acc13994cdddb88d3db44b318a834aed0d86fc4"
+# The Standard Webhooks reference library (no dependencies); the hash pins its only wheel
+# (py3-none-any). A venv made before it was added fails cef_venv_ok and is made anew.
+swh_version="1.1.0"
+swh_req="standardwebhooks==$swh_version --hash=sha256:9a88d48a1f198be61517fc7ad328cf58ba02b73f0fbd8941d4213e9c0b6c2a61"
 
 apt_install liblognorm-utils
 command -v lognormalizer >/dev/null 2>&1 || die "lognormalizer missing after installing liblognorm-utils"
 
 cef_venv_ok() {
     [ -e "$cef_venv/.complete" ] && [ -x "$cef_venv/bin/python" ] \
-        && "$cef_venv/bin/python" -c 'import sys, cefp, importlib.metadata as m; sys.exit(m.version("cefp") != sys.argv[1])' \
-            "$cefp_version" >/dev/null 2>&1
+        && "$cef_venv/bin/python" -c 'import sys, cefp, standardwebhooks.webhooks, importlib.metadata as m
+sys.exit(m.version("cefp") != sys.argv[1] or m.version("standardwebhooks") != sys.argv[2])' \
+            "$cefp_version" "$swh_version" >/dev/null 2>&1
 }
 if ! cef_venv_ok; then
-    log "creating $cef_venv with cefp $cefp_version"
+    log "creating $cef_venv with cefp $cefp_version and standardwebhooks $swh_version"
     cef_python=""
     for py in python3 /usr/bin/python3; do
         if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import venv, ensurepip' >/dev/null 2>&1; then
@@ -226,15 +234,15 @@ if ! cef_venv_ok; then
     rm -rf "$cef_venv"
     "$cef_python" -m venv "$cef_venv" >"$interop_dir/cef-venv.log" 2>&1 \
         || { cat "$interop_dir/cef-venv.log" >&2; die "cannot create venv $cef_venv with $cef_python"; }
-    printf '%s\n' "$cefp_req" >"$cef_venv/requirements.txt"
+    printf '%s\n' "$cefp_req" "$swh_req" >"$cef_venv/requirements.txt"
     # Build the sdist with the venv's own setuptools when it has one (no download of a backend).
     build_opts=(--no-build-isolation)
     "$cef_venv/bin/python" -c 'import setuptools' >/dev/null 2>&1 || build_opts=()
     "$cef_venv/bin/python" -m pip install -q --no-input --disable-pip-version-check "${build_opts[@]}" \
         --require-hashes -r "$cef_venv/requirements.txt" >>"$interop_dir/cef-venv.log" 2>&1 \
-        || { cat "$interop_dir/cef-venv.log" >&2; die "pip install $cefp_req failed"; }
+        || { cat "$interop_dir/cef-venv.log" >&2; die "pip install $cefp_req $swh_req failed"; }
     touch "$cef_venv/.complete"
 fi
-cef_venv_ok || die "cefp $cefp_version is not importable from $cef_venv"
+cef_venv_ok || die "cefp $cefp_version or standardwebhooks $swh_version is not importable from $cef_venv"
 
-log "ok: rsyslogd $(/usr/sbin/rsyslogd -v 2>/dev/null | head -n1 | awk '{print $2}' | tr -d ,), syslog-ng $(cat "$sng_dir/.complete"), lognormalizer $(dpkg-query -W -f='${Version}' liblognorm-utils), cefp $cefp_version"
+log "ok: rsyslogd $(/usr/sbin/rsyslogd -v 2>/dev/null | head -n1 | awk '{print $2}' | tr -d ,), syslog-ng $(cat "$sng_dir/.complete"), lognormalizer $(dpkg-query -W -f='${Version}' liblognorm-utils), cefp $cefp_version, standardwebhooks $swh_version"

@@ -7,9 +7,11 @@ pub mod cef_parsers;
 pub mod cef_strict;
 pub mod certs;
 pub mod daemon;
+pub mod http_receiver;
 pub mod listeners;
 pub mod receivers;
 pub mod rfc5424_strict;
+pub mod webhook_verifier;
 
 /// Runs a blocking closure (real-receiver control, file polling) off the async runtime.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
