@@ -66,6 +66,29 @@ impl Router {
         SinkStats::get(&self.unrouted)
     }
 
+    /// Moves every dead letter of webhook sink `name` back into its queue (under its
+    /// `when_full` policy) and returns how many events that was, or `None` if there is no such
+    /// webhook sink.
+    pub async fn replay_dead_letters(&self, name: &str) -> Option<usize> {
+        let route = self.routes.iter().find(|route| route.name == name)?;
+        let state = route.http.as_ref()?;
+        let mut replayed = 0;
+        for letter in state.dead_letters.take_all() {
+            for event in letter.events {
+                match route.queue.push(event).await {
+                    Push::Queued => replayed += 1,
+                    Push::QueuedDroppingOldest(n) => {
+                        replayed += 1;
+                        SinkStats::add(&route.stats.dropped_oldest, n as u64);
+                    }
+                    Push::DroppedNewest => SinkStats::add(&route.stats.dropped_newest, 1),
+                    Push::Closed => SinkStats::add(&route.stats.dropped_shutdown, 1),
+                }
+            }
+        }
+        Some(replayed)
+    }
+
     /// Offers the event to every matching sink, in config order. With `when_full = "block"` a
     /// full queue makes this wait, which is how backpressure reaches the writer.
     pub async fn route(&self, event: Arc<Event>) {

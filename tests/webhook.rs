@@ -316,3 +316,68 @@ fn secrets_and_tokens_never_show_in_debug_output() {
         assert!(!debug.contains(secret), "{secret} leaked into Debug output");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_uses_the_tls_settings_of_syslog_sinks() {
+    use crate::support::certs::Pki;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new(dir.path(), &["127.0.0.1"]);
+    // Mutual TLS with a private CA and a pin on the receiver's certificate.
+    let receiver = HttpReceiver::start_tls(vec![], pki.server_config(true)).await;
+    let tls = format!(
+        "tls = {{ ca_file = \"{}\", cert_file = \"{}\", key_file = \"{}\", pin_sha256 = \"{}\" }}",
+        pki.ca_file.display(),
+        pki.client_cert_file.display(),
+        pki.client_key_file.display(),
+        pki.server_pin()
+    );
+    let daemon = TestDaemon::start(&sink(&receiver.https_url("/secure"), &tls)).await;
+    daemon.send(&numbered_events("x", 2)).await;
+    let stats = daemon.sink_stats("hook");
+    assert!(eventually(WAIT, || get(&stats.delivered) == 2).await, "{}", stats.summary());
+    daemon.stop().await;
+
+    // A certificate from another CA is refused: nothing is sent, the event is a dead letter.
+    let other = Pki::other_ca_file(dir.path());
+    let daemon = TestDaemon::start(&sink(
+        &receiver.https_url("/secure"),
+        &format!("retry_count = 0\ntls = {{ ca_file = \"{}\" }}", other.display()),
+    ))
+    .await;
+    daemon.send(&numbered_events("y", 1)).await;
+    let stats = daemon.sink_stats("hook");
+    assert!(eventually(WAIT, || get(&stats.dead_lettered) == 1).await, "{}", stats.summary());
+    assert_eq!(receiver.requests().len(), 2, "only the two trusted deliveries arrived");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_can_be_replayed() {
+    let receiver = HttpReceiver::start(vec![Reply::Status(400)]).await;
+    let daemon = TestDaemon::start(&sink(&receiver.url("/"), "retry_count = 0")).await;
+    daemon.send(&numbered_events("x", 1)).await;
+    let stats = daemon.sink_stats("hook");
+    assert!(eventually(WAIT, || get(&stats.dead_lettered) == 1).await);
+    assert_eq!(daemon.handles.router.replay_dead_letters("hook").await, Some(1));
+    assert!(eventually(WAIT, || get(&stats.delivered) == 1).await, "{}", stats.summary());
+    assert!(state(&daemon).dead_letters.is_empty());
+    let bodies: Vec<serde_json::Value> = receiver.requests().iter().map(|r| r.json()).collect();
+    assert_eq!(bodies[0]["id"], bodies[1]["id"], "the same event, sent again");
+    assert_eq!(daemon.handles.router.replay_dead_letters("nonexistent").await, None);
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cef_goes_as_a_plain_text_body() {
+    let receiver = HttpReceiver::start(vec![]).await;
+    let daemon =
+        TestDaemon::start(&sink(&receiver.url("/cef"), "").replace("format = \"json\"", "format = \"cef\"")).await;
+    daemon.send(r#"{"event":"finding_added","id":"f-1","title":"a|b","description":"x=y"}"#).await;
+    assert!(eventually(WAIT, || receiver.requests().len() == 1).await);
+    let request = &receiver.requests()[0];
+    assert_eq!(request.header("content-type"), Some("text/plain; charset=utf-8"));
+    let record =
+        crate::support::cef_strict::parse(std::str::from_utf8(&request.body).expect("utf8")).expect("bare CEF record");
+    assert_eq!((record.name.as_str(), record.get("msg")), ("a|b", Some("x=y")));
+    daemon.stop().await;
+}

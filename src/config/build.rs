@@ -228,6 +228,7 @@ fn build_sink(
         (None, Endpoint::Udp(_)) => Some(super::file::defaults::UDP_MAX_MESSAGE_BYTES),
         (None, _) => None,
     };
+    let format_name = format.clone();
     let format_keys = FormatKeys {
         format,
         facility,
@@ -249,7 +250,8 @@ fn build_sink(
     let format_defaults = format_defaults(&format_keys.format);
     let encoder = build_encoder(cx, &name, hostname, format_keys, max_bytes, &endpoint)?;
 
-    let (limits, when_full) = build_queue(cx, &name, queue)?;
+    let chat = matches!(format_name.as_str(), "slack" | "teams");
+    let (limits, when_full) = build_queue(cx, &name, queue, if chat { "drop_oldest" } else { "block" })?;
     let tls = match (tls, &endpoint) {
         (Some(tls), Endpoint::Tls(target)) => Some(build_tls(cx, &name, tls, &target.host)?),
         (None, Endpoint::Tls(target)) => Some(build_tls(cx, &name, TlsFile::default(), &target.host)?),
@@ -386,7 +388,12 @@ fn build_filter(
     Ok(Filter::new(events.iter().map(|pattern| Glob::new(pattern)).collect(), min_score))
 }
 
-fn build_queue(cx: &Context<'_>, name: &str, queue: QueueFile) -> Result<(Limits, WhenFull), ConfigError> {
+fn build_queue(
+    cx: &Context<'_>,
+    name: &str,
+    queue: QueueFile,
+    default_when_full: &str,
+) -> Result<(Limits, WhenFull), ConfigError> {
     let QueueFile { kind, max_events, max_bytes, when_full } = queue;
     let key = |field: &str| format!("sinks.{name}.queue.{field}");
     if kind != "memory" {
@@ -398,6 +405,7 @@ fn build_queue(cx: &Context<'_>, name: &str, queue: QueueFile) -> Result<(Limits
     if max_bytes == 0 {
         return Err(cx.error(key("max_bytes"), "expected at least 1"));
     }
+    let when_full = when_full.unwrap_or_else(|| default_when_full.to_owned());
     let when_full = WhenFull::parse(&when_full)
         .ok_or_else(|| cx.error(key("when_full"), format!("expected {}, found {when_full:?}", WhenFull::NAMES)))?;
     Ok((Limits { max_events, max_bytes }, when_full))

@@ -224,8 +224,9 @@ pub struct QueueFile {
     pub max_events: usize,
     #[serde(default = "defaults::max_bytes")]
     pub max_bytes: usize,
-    #[serde(default = "defaults::when_full")]
-    pub when_full: String,
+    /// Default `block`; `drop_oldest` for chat notifications (`slack`, `teams`), which must
+    /// never hold up the SIEM sinks.
+    pub when_full: Option<String>,
 }
 
 impl Default for QueueFile {
@@ -234,7 +235,7 @@ impl Default for QueueFile {
             kind: defaults::queue_kind(),
             max_events: defaults::max_events(),
             max_bytes: defaults::max_bytes(),
-            when_full: defaults::when_full(),
+            when_full: None,
         }
     }
 }
@@ -354,9 +355,6 @@ pub mod defaults {
     }
     pub fn max_bytes() -> usize {
         MAX_BYTES
-    }
-    pub fn when_full() -> String {
-        "block".to_owned()
     }
     pub fn yes() -> bool {
         true

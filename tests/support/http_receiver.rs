@@ -58,6 +58,15 @@ pub struct HttpReceiver {
 
 impl HttpReceiver {
     pub async fn start(script: Vec<Reply>) -> HttpReceiver {
+        Self::serve(script, None).await
+    }
+
+    /// An HTTPS receiver with `tls` (from `certs::Pki::server_config`).
+    pub async fn start_tls(script: Vec<Reply>, tls: Arc<rustls::ServerConfig>) -> HttpReceiver {
+        Self::serve(script, Some(tokio_rustls::TlsAcceptor::from(tls))).await
+    }
+
+    async fn serve(script: Vec<Reply>, tls: Option<tokio_rustls::TlsAcceptor>) -> HttpReceiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let shared = Arc::new(Shared::default());
@@ -67,14 +76,23 @@ impl HttpReceiver {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
                 let shared = serving.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                         let shared = shared.clone();
                         async move { answer(&shared, request).await }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(acceptor) => {
+                            if let Ok(stream) = acceptor.accept(stream).await {
+                                let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                            }
+                        }
+                    }
                 });
             }
         });
@@ -83,6 +101,10 @@ impl HttpReceiver {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    pub fn https_url(&self, path: &str) -> String {
+        format!("https://{}{path}", self.addr)
     }
 
     pub fn requests(&self) -> Vec<Received> {
