@@ -1,21 +1,22 @@
-//! Wiring: builds queues, workers and the input from a [`Config`], runs until shutdown, then
-//! drains within the deadline and reports what could not be delivered.
+//! Wiring: builds the pipeline and the input from a [`Config`], runs until shutdown (reloading
+//! on request), then drains within the deadline and reports what could not be delivered.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::input::connection::ConnectionLimits;
 use crate::input::{self, InputStats};
-use crate::queue::MemoryQueue;
-use crate::ratelimit::LogLimiter;
-use crate::router::{Route, Router};
-use crate::sink::http::HttpSinkState;
-use crate::sink::{self, SinkStats};
+use crate::metrics::ReloadStats;
+use crate::pipeline::{Pipeline, ReloadSummary};
+use crate::router::SharedRouter;
+use crate::sink::SinkStats;
 use crate::systemd;
 
 /// What a run ended with, per sink and for the input.
@@ -33,47 +34,66 @@ impl Report {
     }
 }
 
-/// A running daemon's handles, given to tests that want to watch it.
+/// Where a reload reads the configuration from.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    File(PathBuf),
+    Embedded,
+}
+
+impl ConfigSource {
+    pub fn load(&self) -> Result<Config, crate::config::ConfigError> {
+        match self {
+            ConfigSource::File(path) => Config::load(path),
+            ConfigSource::Embedded => Config::embedded_default(),
+        }
+    }
+}
+
+/// A request to reload, answered with the outcome.
+pub type ReloadRequest = tokio::sync::oneshot::Sender<Result<ReloadSummary, String>>;
+
+/// A running daemon's handles, for the control API and for tests.
 #[derive(Debug, Clone)]
 pub struct Handles {
-    pub router: Arc<Router>,
+    pub router: SharedRouter,
     pub input: Arc<InputStats>,
+    pub reloads: Arc<ReloadStats>,
+    pub pipeline: Arc<Pipeline>,
+    /// Asks the daemon to reload its configuration.
+    pub reload: mpsc::Sender<ReloadRequest>,
+}
+
+impl Handles {
+    /// Reloads the configuration and waits for the outcome.
+    pub async fn reload(&self) -> Result<ReloadSummary, String> {
+        let (answer, outcome) = tokio::sync::oneshot::channel();
+        self.reload.send(answer).await.map_err(|_| "the daemon is shutting down".to_owned())?;
+        outcome.await.map_err(|_| "the daemon is shutting down".to_owned())?
+    }
 }
 
 /// Runs the daemon on `config` until `shutdown` completes, then drains and returns the report.
-/// `started` is called once the socket is bound (tests use it to know when to connect).
+/// `started` is called once the socket is bound. Reloads read `source`.
 pub async fn run(
     config: Config,
+    source: ConfigSource,
     shutdown: impl Future<Output = ()>,
     started: impl FnOnce(&Handles),
 ) -> anyhow::Result<Report> {
     let bound = input::bind(&config.input.socket, config.input.socket_mode)?;
-    let abort = CancellationToken::new();
-    let workers = TaskTracker::new();
-    let mut routes = Vec::with_capacity(config.sinks.len());
-    for sink in &config.sinks {
-        let queue = Arc::new(MemoryQueue::new(sink.limits, sink.when_full));
-        let stats = Arc::new(SinkStats::default());
-        let http = sink.http.as_ref().map(|settings| Arc::new(HttpSinkState::new(&sink.name, settings)));
-        match &http {
-            Some(state) => {
-                workers.spawn(sink::http::run(sink.clone(), queue.clone(), stats.clone(), state.clone(), abort.clone()))
-            }
-            None => workers.spawn(sink::run(sink.clone(), queue.clone(), stats.clone(), abort.clone())),
-        };
-        routes.push(Route {
-            name: sink.name.clone(),
-            filter: sink.filter.clone(),
-            queue,
-            stats,
-            http,
-            drop_log: LogLimiter::default(),
-        });
-    }
-    workers.close();
-    let router = Arc::new(Router::new(routes));
+    let pipeline = Arc::new(Pipeline::start(&config));
+    let router = pipeline.router().clone();
     let input_stats = Arc::new(InputStats::default());
-    let handles = Handles { router: router.clone(), input: input_stats.clone() };
+    let reloads = Arc::new(ReloadStats::default());
+    let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
+    let handles = Handles {
+        router: router.clone(),
+        input: input_stats.clone(),
+        reloads: reloads.clone(),
+        pipeline: pipeline.clone(),
+        reload: reload_tx,
+    };
 
     let sink_names: Vec<String> = config.sinks.iter().map(|s| format!("{} -> {}", s.name, s.endpoint)).collect();
     info!(socket = %bound.path.display(), sinks = %sink_names.join(", "), "siem-relay listening");
@@ -91,9 +111,28 @@ pub async fn run(
         max_clients: config.input.max_clients,
         idle_timeout: config.input.idle_timeout,
     };
-    tokio::select! {
-        () = input::serve(&bound.listener, router.clone(), input_stats.clone(), limits, stop_input.clone(), &connections) => {}
-        () = shutdown => {}
+    tokio::pin!(shutdown);
+    let mut input_config = config.input.clone();
+    {
+        let serving = input::serve(
+            &bound.listener,
+            router.clone(),
+            input_stats.clone(),
+            limits,
+            stop_input.clone(),
+            &connections,
+        );
+        tokio::pin!(serving);
+        loop {
+            tokio::select! {
+                () = &mut serving => break,
+                () = &mut shutdown => break,
+                Some(answer) = reload_rx.recv() => {
+                    let outcome = reload(&source, &pipeline, &reloads, &mut input_config).await;
+                    let _ = answer.send(outcome);
+                }
+            }
+        }
     }
 
     // Stop taking input, then let every queue drain within the deadline.
@@ -101,20 +140,15 @@ pub async fn run(
     info!(deadline = ?config.shutdown_timeout, "shutting down: no new input, draining queues");
     stop_input.cancel();
     drop(bound);
-    for route in router.routes() {
-        route.queue.close();
-    }
     connections.close();
+    pipeline.shutdown(config.shutdown_timeout).await;
     connections.wait().await;
-    if tokio::time::timeout(config.shutdown_timeout, workers.wait()).await.is_err() {
-        abort.cancel();
-        workers.wait().await;
-    }
 
+    let current = router.load();
     let report = Report {
         input: input_stats,
-        sinks: router.routes().iter().map(|route| (route.name.clone(), route.stats.clone())).collect(),
-        unrouted: router.unrouted(),
+        sinks: current.routes().iter().map(|route| (route.name.clone(), route.stats.clone())).collect(),
+        unrouted: current.unrouted(),
     };
     info!("input: {}", report.input.summary());
     for (name, stats) in &report.sinks {
@@ -124,4 +158,33 @@ pub async fn run(
         warn!(undelivered = report.undelivered(), "some events could not be delivered before the shutdown deadline");
     }
     Ok(report)
+}
+
+/// Loads the configuration again and applies its sinks; an invalid configuration changes
+/// nothing.
+async fn reload(
+    source: &ConfigSource,
+    pipeline: &Pipeline,
+    stats: &ReloadStats,
+    input: &mut crate::config::InputConfig,
+) -> Result<ReloadSummary, String> {
+    use std::sync::atomic::Ordering;
+    systemd::notify("RELOADING=1");
+    let outcome = match source.load() {
+        Ok(config) => {
+            if config.input.socket != input.socket {
+                warn!("input settings change only with a restart; the reload applies the sinks");
+            }
+            let summary = pipeline.apply(&config).await;
+            stats.succeeded.fetch_add(1, Ordering::Relaxed);
+            Ok(summary)
+        }
+        Err(e) => {
+            error!("reload refused, the running configuration stays: {e}");
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+            Err(e.to_string())
+        }
+    };
+    systemd::notify("READY=1");
+    outcome
 }

@@ -19,6 +19,8 @@ pub mod encode;
 pub mod event;
 pub mod glob;
 pub mod input;
+pub mod metrics;
+pub mod pipeline;
 pub mod queue;
 pub mod ratelimit;
 pub mod router;

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use siem_relay::client;
 use siem_relay::config::Config;
+use siem_relay::daemon::{ConfigSource, Handles};
 use tracing_subscriber::EnvFilter;
 
 /// Forwards security events (NDJSON on a Unix socket) to SIEMs as syslog.
@@ -85,14 +86,33 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(socket) = args.socket {
         config.input.socket = socket;
     }
-    let socket = config.input.socket.clone();
+    let source = match args.config {
+        Some(path) => ConfigSource::File(path),
+        None => ConfigSource::Embedded,
+    };
     runtime()?.block_on(async move {
-        let report = siem_relay::daemon::run(config, shutdown_signal(), |_| {
-            eprintln!("siem-relay: listening on {}", socket.display());
+        // Undelivered events at shutdown are reported in the log; the exit status stays 0 so
+        // that a requested stop is never mistaken for a crash by the service manager.
+        siem_relay::daemon::run(config, source, shutdown_signal(), |handles| {
+            tokio::spawn(reload_on_sighup(handles.clone()));
         })
         .await?;
-        Ok(if report.undelivered() > 0 { ExitCode::from(3) } else { ExitCode::SUCCESS })
+        Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Reloads the configuration on every SIGHUP (`systemctl reload`).
+async fn reload_on_sighup(handles: Handles) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+        tracing::error!("cannot install the SIGHUP handler; reload through the control API");
+        return;
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP received: reloading");
+        // The outcome is logged by the daemon.
+        let _ = handles.reload().await;
+    }
 }
 
 /// Completes on SIGTERM or SIGINT.

@@ -45,21 +45,37 @@ pub struct Route {
 }
 
 /// Fans events out to the queues of the sinks whose filters match.
+///
+/// A router is immutable; a reload installs a new one (see [`SharedRouter`]) whose routes for
+/// unchanged sinks are the very same `Arc<Route>`s, so their queues and counters carry over.
 #[derive(Debug)]
 pub struct Router {
-    routes: Vec<Route>,
-    /// Events that matched no sink (counted: they are not forwarded anywhere).
-    unrouted: std::sync::atomic::AtomicU64,
-    unrouted_log: LogLimiter,
+    routes: Vec<Arc<Route>>,
+    /// Events that matched no sink (counted: they are not forwarded anywhere); shared by every
+    /// generation of the router.
+    unrouted: Arc<std::sync::atomic::AtomicU64>,
+    unrouted_log: Arc<LogLimiter>,
 }
 
+/// The router in force, swapped atomically on reload; input tasks load it per event.
+pub type SharedRouter = Arc<arc_swap::ArcSwap<Router>>;
+
 impl Router {
-    pub fn new(routes: Vec<Route>) -> Self {
-        Router { routes, unrouted: Default::default(), unrouted_log: LogLimiter::default() }
+    pub fn new(routes: Vec<Arc<Route>>) -> Self {
+        Router { routes, unrouted: Arc::default(), unrouted_log: Arc::default() }
     }
 
-    pub fn routes(&self) -> &[Route] {
+    /// A router with other routes that keeps counting unrouted events where this one did.
+    pub fn with_routes(&self, routes: Vec<Arc<Route>>) -> Self {
+        Router { routes, unrouted: self.unrouted.clone(), unrouted_log: self.unrouted_log.clone() }
+    }
+
+    pub fn routes(&self) -> &[Arc<Route>] {
         &self.routes
+    }
+
+    pub fn route_named(&self, name: &str) -> Option<&Arc<Route>> {
+        self.routes.iter().find(|route| route.name == name)
     }
 
     pub fn unrouted(&self) -> u64 {

@@ -23,7 +23,7 @@ fn sink(url: &str, extra: &str) -> String {
 }
 
 fn state(daemon: &TestDaemon) -> std::sync::Arc<siem_relay::sink::http::HttpSinkState> {
-    daemon.handles.router.routes()[0].http.clone().expect("webhook sink")
+    daemon.handles.router.load().routes()[0].http.clone().expect("webhook sink")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,7 +262,7 @@ async fn splunk_hec_batches_with_token_and_gzip() {
 async fn a_test_delivery_goes_through_format_signing_and_transport_and_is_recorded() {
     let receiver = HttpReceiver::start(vec![]).await;
     let daemon = TestDaemon::start(&sink(&receiver.url("/"), &format!("secret = \"{STANDARD_SECRET}\""))).await;
-    let route = &daemon.handles.router.routes()[0];
+    let route = daemon.handles.router.load().routes()[0].clone();
     let config =
         Config::parse(&sink(&receiver.url("/"), &format!("secret = \"{STANDARD_SECRET}\"")), "t").expect("valid");
     let attempt = siem_relay::sink::http::test_delivery(config.sinks[0].clone(), route.http.clone().expect("state"))
@@ -358,12 +358,12 @@ async fn dead_letters_can_be_replayed() {
     daemon.send(&numbered_events("x", 1)).await;
     let stats = daemon.sink_stats("hook");
     assert!(eventually(WAIT, || get(&stats.dead_lettered) == 1).await);
-    assert_eq!(daemon.handles.router.replay_dead_letters("hook").await, Some(1));
+    assert_eq!(daemon.handles.router.load().replay_dead_letters("hook").await, Some(1));
     assert!(eventually(WAIT, || get(&stats.delivered) == 1).await, "{}", stats.summary());
     assert!(state(&daemon).dead_letters.is_empty());
     let bodies: Vec<serde_json::Value> = receiver.requests().iter().map(|r| r.json()).collect();
     assert_eq!(bodies[0]["id"], bodies[1]["id"], "the same event, sent again");
-    assert_eq!(daemon.handles.router.replay_dead_letters("nonexistent").await, None);
+    assert_eq!(daemon.handles.router.load().replay_dead_letters("nonexistent").await, None);
     daemon.stop().await;
 }
 

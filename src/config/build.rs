@@ -46,6 +46,8 @@ impl Context<'_> {
 
 pub fn build(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
     let file = parse_toml(text, origin)?;
+    // The same text as plain TOML values, to fingerprint each sink's table.
+    let raw: toml::Table = toml::from_str(text).unwrap_or_default();
     let cx = Context { origin, base_dir };
     let ConfigFile { hostname, shutdown_timeout_ms, input, egress, sinks } = file;
 
@@ -66,7 +68,10 @@ pub fn build(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Config
     }
     let sinks = sinks
         .into_iter()
-        .map(|(name, sink)| build_sink(&cx, &hostname, &egress, name, sink).map(Arc::new))
+        .map(|(name, sink)| {
+            let raw_sink = raw.get("sinks").and_then(|sinks| sinks.get(&name));
+            build_sink(&cx, &hostname, &egress, name, sink, raw_sink).map(Arc::new)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Config { hostname, shutdown_timeout: Duration::from_millis(shutdown_timeout_ms), input, sinks })
 }
@@ -137,12 +142,31 @@ fn build_egress(cx: &Context<'_>, egress: EgressFile) -> Result<EgressPolicy, Co
     Ok(EgressPolicy::new(allow))
 }
 
+/// What identifies a sink's configuration: its TOML table, the global settings it depends on,
+/// and the content of the files it reads. Equal fingerprints mean a reload can keep the sink
+/// running as it is.
+fn fingerprint(raw_sink: Option<&toml::Value>, hostname: &str, egress: &EgressPolicy, files: &[PathBuf]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(serde_json::to_vec(&raw_sink).unwrap_or_default());
+    hash.update(hostname.as_bytes());
+    for cidr in egress.allow() {
+        hash.update(cidr.to_string().as_bytes());
+    }
+    for path in files {
+        hash.update(path.as_os_str().as_encoded_bytes());
+        hash.update(std::fs::read(path).unwrap_or_default());
+    }
+    hash.finalize().into()
+}
+
 fn build_sink(
     cx: &Context<'_>,
     hostname: &str,
     egress_policy_of_config: &Arc<EgressPolicy>,
     name: String,
     sink: SinkFile,
+    raw_sink: Option<&toml::Value>,
 ) -> Result<SinkConfig, ConfigError> {
     let SinkFile {
         format,
@@ -200,6 +224,15 @@ fn build_sink(
         return Err(cx.error(format!("sinks.{name}"), "sink names may use only letters, digits, '_' and '-'"));
     }
 
+    // Files whose content is part of the sink: a reload re-reads them, and a change in them
+    // counts as a change of the sink.
+    let referenced_files: Vec<PathBuf> = tls
+        .iter()
+        .flat_map(|t| [t.ca_file.clone(), t.cert_file.clone(), t.key_file.clone()])
+        .chain([secret_file.clone(), token_file.clone()])
+        .flatten()
+        .map(|p| cx.path(p))
+        .collect();
     let endpoint = Endpoint::parse(&url).map_err(|reason| cx.error(key("url"), reason))?;
     let framing = match (framing, &endpoint) {
         (None, _) => framing_for(&endpoint, Framing::OctetCounting),
@@ -339,7 +372,9 @@ fn build_sink(
             None => None,
         },
     };
+    let fingerprint = fingerprint(raw_sink, hostname, egress_policy_of_config, &referenced_files);
     Ok(SinkConfig {
+        fingerprint,
         name,
         endpoint,
         encoder,

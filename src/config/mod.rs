@@ -49,6 +49,9 @@ pub struct InputConfig {
 /// One sink, validated: everything static about its output is already built.
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
+    /// Identifies this configuration (TOML, global settings, referenced files): a reload keeps
+    /// a sink whose fingerprint did not change.
+    pub fingerprint: [u8; 32],
     pub name: String,
     pub endpoint: Endpoint,
     pub encoder: Encoder,

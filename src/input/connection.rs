@@ -19,7 +19,7 @@ use tracing::{debug, info};
 
 use super::stats::InputStats;
 use crate::event::{DecodeError, Event};
-use crate::router::Router;
+use crate::router::SharedRouter;
 use crate::timestamp::Timestamp;
 
 /// How long a reply may wait for the client to read; after that, replies to this client stop.
@@ -73,7 +73,7 @@ struct Tally {
 /// Serves one client until it closes, its idle timeout passes, or `stop` fires.
 pub async fn serve(
     stream: UnixStream,
-    router: Arc<Router>,
+    router: SharedRouter,
     stats: Arc<InputStats>,
     limits: ConnectionLimits,
     stop: CancellationToken,
@@ -181,13 +181,13 @@ fn decode(line: &[u8]) -> Option<Result<Event, DecodeError>> {
     Some(Event::decode(line, Timestamp::now()))
 }
 
-async fn handle_line(line: &[u8], router: &Router, stats: &InputStats, replies: &mut Replies, tally: &mut Tally) {
+async fn handle_line(line: &[u8], router: &SharedRouter, stats: &InputStats, replies: &mut Replies, tally: &mut Tally) {
     dispatch(decode(line), router, stats, replies, tally).await;
 }
 
 async fn dispatch(
     decoded: Option<Result<Event, DecodeError>>,
-    router: &Router,
+    router: &SharedRouter,
     stats: &InputStats,
     replies: &mut Replies,
     tally: &mut Tally,
@@ -198,7 +198,9 @@ async fn dispatch(
         Ok(event) => {
             tally.accepted += 1;
             InputStats::add(&stats.accepted);
-            router.route(Arc::new(event)).await;
+            // The router in force for this event; a reload swaps in a new one between events.
+            let current = router.load_full();
+            current.route(Arc::new(event)).await;
         }
         Err(error) => reject(error, stats, replies, tally).await,
     }

@@ -14,7 +14,7 @@ use tracing::{error, warn};
 
 use super::connection::{self, ConnectionLimits};
 use super::stats::InputStats;
-use crate::router::Router;
+use crate::router::SharedRouter;
 
 /// Why the socket could not be bound.
 #[derive(Debug, thiserror::Error)]
@@ -90,7 +90,7 @@ pub fn bind(path: &Path, mode: u32) -> Result<BoundSocket, BindError> {
 /// most `limits.max_clients` at once.
 pub async fn serve(
     listener: &UnixListener,
-    router: Arc<Router>,
+    router: SharedRouter,
     stats: Arc<InputStats>,
     limits: ConnectionLimits,
     stop: CancellationToken,

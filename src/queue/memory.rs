@@ -15,20 +15,21 @@ use crate::event::Event;
 #[derive(Debug)]
 pub struct MemoryQueue {
     state: Mutex<State>,
-    limits: Limits,
-    when_full: WhenFull,
     /// Wakes the consumer when events arrive or the queue closes.
     not_empty: Notify,
     /// Wakes blocked producers when room appears or the queue closes.
     not_full: Notify,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     events: VecDeque<Arc<Event>>,
     bytes: usize,
     /// No more pushes are accepted; the consumer drains what is left.
     closed: bool,
+    /// Kept with the content so a reload can change them in place.
+    limits: Limits,
+    when_full: WhenFull,
 }
 
 /// What happened to a pushed event.
@@ -46,14 +47,26 @@ pub enum Push {
 impl State {
     /// An event fits if the queue has room for it; an event larger than `max_bytes` still fits
     /// into an empty queue, so an oversized event can never wedge a blocking queue forever.
-    fn fits(&self, limits: &Limits, size: usize) -> bool {
+    fn fits(&self, size: usize) -> bool {
+        let limits = &self.limits;
         self.events.is_empty() || (self.events.len() < limits.max_events && self.bytes + size <= limits.max_bytes)
     }
 }
 
 impl MemoryQueue {
     pub fn new(limits: Limits, when_full: WhenFull) -> Self {
-        MemoryQueue { state: Mutex::default(), limits, when_full, not_empty: Notify::new(), not_full: Notify::new() }
+        let state = State { events: VecDeque::new(), bytes: 0, closed: false, limits, when_full };
+        MemoryQueue { state: Mutex::new(state), not_empty: Notify::new(), not_full: Notify::new() }
+    }
+
+    /// Changes the bounds and policy in place (on reload), keeping what is queued. A queue
+    /// that is now over its bounds takes nothing new until it has drained below them.
+    pub fn reconfigure(&self, limits: Limits, when_full: WhenFull) {
+        let mut state = self.lock();
+        state.limits = limits;
+        state.when_full = when_full;
+        drop(state);
+        self.not_full.notify_waiters();
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -75,12 +88,12 @@ impl MemoryQueue {
                     return Push::Closed;
                 }
                 let mut dropped = 0;
-                if !state.fits(&self.limits, size) {
-                    match self.when_full {
+                if !state.fits(size) {
+                    match state.when_full {
                         WhenFull::Block => {}
                         WhenFull::DropNewest => return Push::DroppedNewest,
                         WhenFull::DropOldest => {
-                            while !state.fits(&self.limits, size) {
+                            while !state.fits(size) {
                                 if let Some(old) = state.events.pop_front() {
                                     state.bytes -= old.wire_size();
                                     dropped += 1;
@@ -89,7 +102,7 @@ impl MemoryQueue {
                         }
                     }
                 }
-                if state.fits(&self.limits, size) {
+                if state.fits(size) {
                     state.bytes += size;
                     state.events.push_back(event);
                     drop(state);
@@ -139,6 +152,21 @@ impl MemoryQueue {
         drop(state);
         self.not_full.notify_waiters();
         Some(true)
+    }
+
+    /// Puts events back at the front, in order, whatever the limits (they were admitted once
+    /// already): a worker that hands its sink over returns what it could not confirm.
+    pub fn requeue_front(&self, events: Vec<Arc<Event>>) {
+        if events.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        for event in events.into_iter().rev() {
+            state.bytes += event.wire_size();
+            state.events.push_front(event);
+        }
+        drop(state);
+        self.not_empty.notify_one();
     }
 
     /// Refuses further pushes (blocked producers are released with [`Push::Closed`]); the

@@ -2,6 +2,30 @@
 //! `delivered`, a `dropped_*` counter, or the undelivered count reported at shutdown.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use prometheus_client::metrics::histogram::Histogram;
+
+/// Delivery latency buckets, in seconds: 100 µs to about 13 s.
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 18)
+}
+
+/// How long deliveries take: a stream batch written, a webhook request answered, a file write.
+#[derive(Debug)]
+pub struct LatencyHistogram(pub Histogram);
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        LatencyHistogram(Histogram::new(latency_buckets()))
+    }
+}
+
+impl LatencyHistogram {
+    pub fn observe(&self, took: Duration) {
+        self.0.observe(took.as_secs_f64());
+    }
+}
 
 /// Counters of one sink, updated lock-free from the input tasks and the sink worker.
 #[derive(Debug, Default)]
@@ -33,6 +57,8 @@ pub struct SinkStats {
     pub send_failures: AtomicU64,
     /// Connections the receiver closed or broke (found before writing into them).
     pub disconnects: AtomicU64,
+    /// Time per delivery (batch write, webhook attempt).
+    pub latency: LatencyHistogram,
 }
 
 impl SinkStats {

@@ -8,8 +8,11 @@
 //! close cleanly (FIN) have read everything, so only unconfirmed batches are replayed then.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use bytes::Bytes;
+
+use crate::event::Event;
 
 /// Confirmed bytes kept for replay after a connection reset. Bounds duplicates as well as memory.
 pub const RETAIN_BYTES: usize = 256 * 1024;
@@ -17,7 +20,8 @@ pub const RETAIN_BYTES: usize = 256 * 1024;
 #[derive(Debug)]
 struct Sent {
     frames: Bytes,
-    events: usize,
+    /// The events in the frames, kept so a handover can give unconfirmed ones back.
+    events: Vec<Arc<Event>>,
     /// Wire offset (on the current connection) just after this batch; `None` if the batch has
     /// not been written on the current connection.
     end: Option<u64>,
@@ -43,7 +47,7 @@ pub enum Replay {
 impl ReplayWindow {
     /// Records a batch written on the current connection, ending at wire offset `end`, or not
     /// (fully) written (`None`), to be replayed on the next connection.
-    pub fn push(&mut self, frames: Bytes, events: usize, end: Option<u64>) {
+    pub fn push(&mut self, frames: Bytes, events: Vec<Arc<Event>>, end: Option<u64>) {
         self.batches.push_back(Sent { frames, events, end, confirmed: false });
     }
 
@@ -67,7 +71,7 @@ impl ReplayWindow {
             match sent.end {
                 Some(end) if end <= acknowledged => {
                     sent.confirmed = true;
-                    newly += sent.events;
+                    newly += sent.events.len();
                     self.retained_bytes += sent.frames.len();
                 }
                 _ => break,
@@ -95,7 +99,7 @@ impl ReplayWindow {
             sent.end = None;
             if how == Replay::All || !sent.confirmed {
                 frames.push(sent.frames.clone());
-                events += sent.events;
+                events += sent.events.len();
             }
         }
         (frames, events)
@@ -120,7 +124,21 @@ impl ReplayWindow {
 
     /// Events written but not yet confirmed.
     pub fn unconfirmed_events(&self) -> usize {
-        self.batches.iter().filter(|sent| !sent.confirmed).map(|sent| sent.events).sum()
+        self.batches.iter().filter(|sent| !sent.confirmed).map(|sent| sent.events.len()).sum()
+    }
+
+    /// Removes every unconfirmed batch and returns its events, oldest first (a worker handing
+    /// its sink over to a successor gives these back to the queue).
+    pub fn take_unconfirmed(&mut self) -> Vec<Arc<Event>> {
+        let mut events = Vec::new();
+        self.batches.retain_mut(|sent| {
+            if sent.confirmed {
+                return true;
+            }
+            events.append(&mut sent.events);
+            false
+        });
+        events
     }
 }
 
@@ -132,12 +150,21 @@ mod tests {
         Bytes::from(vec![b'x'; len])
     }
 
+    fn events(n: usize) -> Vec<Arc<Event>> {
+        (0..n)
+            .map(|i| {
+                let line = format!(r#"{{"event":"e","id":"{i}"}}"#);
+                Arc::new(Event::decode(line.as_bytes(), crate::timestamp::Timestamp::now()).expect("valid"))
+            })
+            .collect()
+    }
+
     #[test]
     fn confirms_in_order_up_to_the_acknowledged_offset() {
         let mut window = ReplayWindow::default();
-        window.push(frames(10), 1, Some(10));
-        window.push(frames(10), 2, Some(20));
-        window.push(frames(10), 3, Some(30));
+        window.push(frames(10), events(1), Some(10));
+        window.push(frames(10), events(2), Some(20));
+        window.push(frames(10), events(3), Some(30));
         assert_eq!(window.confirm(25), 3);
         assert_eq!(window.unconfirmed_events(), 3);
         assert_eq!(window.confirm(30), 3);
@@ -147,8 +174,8 @@ mod tests {
     #[test]
     fn clean_close_replays_unconfirmed_and_reset_replays_retained_too() {
         let mut window = ReplayWindow::default();
-        window.push(frames(10), 1, Some(10));
-        window.push(frames(10), 2, Some(20));
+        window.push(frames(10), events(1), Some(10));
+        window.push(frames(10), events(2), Some(20));
         let _ = window.confirm(10);
         let (batches, events) = window.replay(Replay::Unconfirmed);
         assert_eq!((batches.len(), events), (1, 2));
@@ -159,11 +186,22 @@ mod tests {
     }
 
     #[test]
+    fn a_handover_takes_back_the_unconfirmed_events() {
+        let mut window = ReplayWindow::default();
+        window.push(frames(10), events(1), Some(10));
+        window.push(frames(10), events(2), Some(20));
+        let _ = window.confirm(10);
+        assert_eq!(window.take_unconfirmed().len(), 2);
+        assert_eq!(window.unconfirmed_events(), 0);
+        assert!(!window.is_empty(), "confirmed batches stay for replay");
+    }
+
+    #[test]
     fn forgets_confirmed_batches_beyond_the_retention_budget() {
         let mut window = ReplayWindow::default();
         let big = RETAIN_BYTES / 2 + 1;
         for n in 1..=3u64 {
-            window.push(frames(big), 1, Some(n * big as u64));
+            window.push(frames(big), events(1), Some(n * big as u64));
         }
         assert_eq!(window.confirm(3 * big as u64), 3);
         let (batches, _) = window.replay(Replay::All);

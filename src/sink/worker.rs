@@ -27,10 +27,21 @@ const BATCH_BYTES: usize = 256 * 1024;
 /// whether the peer has gone, so confirmations and re-sends do not wait for the next event.
 const MAINTAIN_INTERVAL: Duration = Duration::from_millis(100);
 
+/// How long a worker handing its sink over (on reload) waits for what it wrote to be confirmed;
+/// what is still unconfirmed then goes back to the queue for its successor.
+pub const HANDOVER_SETTLE: Duration = Duration::from_secs(5);
+
 /// Runs one sink until its queue is closed and drained (and, for streams, everything written is
-/// acknowledged), or until `abort` fires. Whatever is left undelivered is counted in
-/// `dropped_shutdown`.
-pub async fn run(config: Arc<SinkConfig>, queue: Arc<MemoryQueue>, stats: Arc<SinkStats>, abort: CancellationToken) {
+/// acknowledged), or until `abort` fires: whatever is left undelivered then is counted in
+/// `dropped_shutdown`. When `handover` fires instead (a reload replaces the sink), the worker
+/// stops taking events and returns the events it could not get confirmed, for its successor.
+pub async fn run(
+    config: Arc<SinkConfig>,
+    queue: Arc<MemoryQueue>,
+    stats: Arc<SinkStats>,
+    abort: CancellationToken,
+    handover: CancellationToken,
+) -> Vec<Arc<Event>> {
     let mut delivery = Delivery::new(&config, stats.clone());
     let mut events: Vec<Arc<Event>> = Vec::with_capacity(BATCH_EVENTS);
     let mut encoder_scratch = Vec::new();
@@ -40,6 +51,7 @@ pub async fn run(config: Arc<SinkConfig>, queue: Arc<MemoryQueue>, stats: Arc<Si
         let popped = tokio::select! {
             biased;
             () = abort.cancelled() => break,
+            () = handover.cancelled() => break,
             more = queue.pop_batch(BATCH_EVENTS, BATCH_BYTES, &mut events) => Some(more),
             () = tokio::time::sleep(MAINTAIN_INTERVAL), if delivery.needs_maintenance() => None,
         };
@@ -62,8 +74,12 @@ pub async fn run(config: Arc<SinkConfig>, queue: Arc<MemoryQueue>, stats: Arc<Si
                 lost_in_flight = delivery.untracked_in_flight(events.len());
                 break;
             }
-            () = delivery.deliver(batch, events.len()) => {}
+            () = delivery.deliver(batch, &events) => {}
         }
+    }
+    if handover.is_cancelled() && !abort.is_cancelled() {
+        let _ = tokio::time::timeout(HANDOVER_SETTLE, delivery.settle()).await;
+        return delivery.take_unconfirmed();
     }
     let unconfirmed = tokio::select! {
         biased;
@@ -75,6 +91,7 @@ pub async fn run(config: Arc<SinkConfig>, queue: Arc<MemoryQueue>, stats: Arc<Si
     if left > 0 {
         warn!(sink = %config.name, undelivered = left, "shutdown deadline passed with events undelivered");
     }
+    Vec::new()
 }
 
 /// Encoded, framed messages of one batch, with message boundaries for datagram transports.
@@ -134,11 +151,19 @@ impl Delivery {
 
     /// Hands the batch to the transport, retrying (with backoff) until it is written. Only
     /// cancellation stops it.
-    async fn deliver(&mut self, batch: Batch, events: usize) {
+    async fn deliver(&mut self, batch: Batch, events: &[Arc<Event>]) {
         match self {
-            Delivery::Stream(stream) => stream.deliver(Bytes::from(batch.bytes), events).await,
+            Delivery::Stream(stream) => stream.deliver(Bytes::from(batch.bytes), events.to_vec()).await,
             Delivery::Udp(udp) => udp.deliver(&batch).await,
-            Delivery::Local(local) => local.deliver(&batch.bytes, events).await,
+            Delivery::Local(local) => local.deliver(&batch.bytes, events.len()).await,
+        }
+    }
+
+    /// Unconfirmed events, taken out of the replay window (streams only).
+    fn take_unconfirmed(&mut self) -> Vec<Arc<Event>> {
+        match self {
+            Delivery::Stream(stream) => stream.window.take_unconfirmed(),
+            Delivery::Udp(_) | Delivery::Local(_) => Vec::new(),
         }
     }
 
@@ -214,7 +239,7 @@ struct StreamDelivery {
 }
 
 impl StreamDelivery {
-    async fn deliver(&mut self, frames: Bytes, events: usize) {
+    async fn deliver(&mut self, frames: Bytes, events: Vec<Arc<Event>>) {
         // Tracked from the start: if this connection fails at any point, the batch is part of
         // what the next one replays, and shutdown accounting sees it as unconfirmed.
         self.window.push(frames.clone(), events, None);
@@ -236,8 +261,10 @@ impl StreamDelivery {
                     continue;
                 }
             }
+            let started = std::time::Instant::now();
             match connection.send(&frames).await {
                 Ok(()) => {
+                    self.shared.stats.latency.observe(started.elapsed());
                     let end = connection.wire_bytes();
                     self.window.newest_written_to(end);
                     self.confirm();
@@ -452,8 +479,10 @@ impl LocalDelivery {
                     }
                 }
             };
+            let started = std::time::Instant::now();
             match writer.send(bytes).await {
                 Ok(()) => {
+                    self.shared.stats.latency.observe(started.elapsed());
                     self.shared.succeeded();
                     SinkStats::add(&self.shared.stats.delivered, events as u64);
                     return;

@@ -23,7 +23,10 @@ impl TestDaemon {
     pub async fn start(config: &str) -> TestDaemon {
         let dir = tempfile::tempdir().expect("tempdir");
         let text = config.replace("{dir}", &dir.path().display().to_string());
-        let mut config = Config::parse(&text, "test.toml").unwrap_or_else(|e| panic!("test config invalid: {e}"));
+        // Written to a file so that tests can change it and reload.
+        let path = dir.path().join("siem-relay.toml");
+        std::fs::write(&path, &text).expect("write config");
+        let mut config = Config::load(&path).unwrap_or_else(|e| panic!("test config invalid: {e}"));
         let socket = dir.path().join("events.sock");
         config.input.socket = socket.clone();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -32,6 +35,7 @@ impl TestDaemon {
         let task = tokio::spawn(async move {
             daemon::run(
                 config,
+                daemon::ConfigSource::File(path),
                 async {
                     let _ = stopped.await;
                 },
@@ -46,6 +50,13 @@ impl TestDaemon {
         });
         let handles = ready_rx.await.expect("daemon did not start");
         TestDaemon { socket, handles, stop: Some(stop), task, dir }
+    }
+
+    /// Replaces the config file (same `{dir}` substitution) and reloads it.
+    pub async fn reload(&self, config: &str) -> Result<siem_relay::pipeline::ReloadSummary, String> {
+        let text = config.replace("{dir}", &self.dir.path().display().to_string());
+        std::fs::write(self.dir.path().join("siem-relay.toml"), text).expect("write config");
+        self.handles.reload().await
     }
 
     /// Sends NDJSON text over one connection and returns the daemon's verdict.
@@ -65,6 +76,7 @@ impl TestDaemon {
     pub fn sink_stats(&self, name: &str) -> Arc<siem_relay::sink::SinkStats> {
         self.handles
             .router
+            .load()
             .routes()
             .iter()
             .find(|route| route.name == name)
@@ -73,7 +85,7 @@ impl TestDaemon {
     }
 
     pub fn queue_depth(&self, name: &str) -> (usize, usize) {
-        self.handles.router.routes().iter().find(|r| r.name == name).map(|r| r.queue.depth()).expect("sink")
+        self.handles.router.load().routes().iter().find(|r| r.name == name).map(|r| r.queue.depth()).expect("sink")
     }
 }
 

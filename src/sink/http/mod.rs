@@ -13,8 +13,8 @@ pub mod history;
 pub mod rate_limit;
 pub mod sign;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -117,23 +117,30 @@ fn verdict(result: &Result<Response, HttpError>) -> Verdict {
 }
 
 /// Runs a webhook sink until its queue is closed and drained, or `abort` fires; deliveries
-/// still under way then are counted in `dropped_shutdown`.
+/// still under way then are counted in `dropped_shutdown`. When `handover` fires (a reload
+/// replaces the sink), it stops taking events, lets deliveries under way finish for a while, and
+/// returns the events of those that did not, for its successor.
 pub async fn run(
     config: Arc<SinkConfig>,
     queue: Arc<MemoryQueue>,
     stats: Arc<SinkStats>,
     state: Arc<HttpSinkState>,
     abort: CancellationToken,
-) {
+    handover: CancellationToken,
+) -> Vec<Arc<Event>> {
     let Some(settings) = config.http.clone() else { unreachable!("webhook sinks are built with HTTP settings") };
     let slots = Arc::new(Semaphore::new(settings.concurrency));
-    let in_flight = Arc::new(AtomicUsize::new(0));
+    // Events of the deliveries under way, by delivery number, so nothing in flight is lost on
+    // a handover or goes uncounted at shutdown.
+    let in_flight: Arc<Mutex<BTreeMap<u64, Vec<Arc<Event>>>>> = Arc::default();
+    let mut next_delivery = 0u64;
     let mut deliveries = JoinSet::new();
     let (max_events, max_bytes) = settings.batching.map_or((1, usize::MAX), |b| (b.max_events, b.max_bytes));
     loop {
         let slot = tokio::select! {
             biased;
             () = abort.cancelled() => break,
+            () = handover.cancelled() => break,
             slot = slots.clone().acquire_owned() => match slot {
                 Ok(slot) => slot,
                 Err(_) => break,
@@ -143,6 +150,7 @@ pub async fn run(
         let more = tokio::select! {
             biased;
             () = abort.cancelled() => break,
+            () = handover.cancelled() => break,
             more = queue.pop_batch(max_events, max_bytes, &mut events) => more,
         };
         if !more {
@@ -152,28 +160,41 @@ pub async fn run(
             linger(&queue, &mut events, batching, &abort).await;
         }
         while deliveries.try_join_next().is_some() {}
-        in_flight.fetch_add(events.len(), Ordering::Relaxed);
+        let number = next_delivery;
+        next_delivery += 1;
+        lock(&in_flight).insert(number, events.clone());
         let delivery =
             Delivery { config: config.clone(), settings: settings.clone(), state: state.clone(), stats: stats.clone() };
         let in_flight = in_flight.clone();
         deliveries.spawn(async move {
-            let count = events.len();
             delivery.deliver(events).await;
-            in_flight.fetch_sub(count, Ordering::Relaxed);
+            lock(&in_flight).remove(&number);
             drop(slot);
         });
+    }
+    let all_done = async { while deliveries.join_next().await.is_some() {} };
+    if handover.is_cancelled() && !abort.is_cancelled() {
+        let _ = tokio::time::timeout(super::worker::HANDOVER_SETTLE, all_done).await;
+        deliveries.shutdown().await;
+        return std::mem::take(&mut *lock(&in_flight)).into_values().flatten().collect();
     }
     tokio::select! {
         biased;
         () = abort.cancelled() => {}
-        () = async { while deliveries.join_next().await.is_some() {} } => {}
+        () = all_done => {}
     }
     deliveries.shutdown().await;
-    let left = queue.discard_all() + in_flight.load(Ordering::Relaxed);
+    let unfinished: usize = lock(&in_flight).values().map(Vec::len).sum();
+    let left = queue.discard_all() + unfinished;
     SinkStats::add(&stats.dropped_shutdown, left as u64);
     if left > 0 {
         warn!(sink = %config.name, undelivered = left, "shutdown deadline passed with events undelivered");
     }
+    Vec::new()
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Waits up to `max_linger` for a partial batch to fill.
@@ -274,6 +295,7 @@ impl Delivery {
         let started = Instant::now();
         let result = self.settings.client.post(headers, body.clone()).await;
         let latency = started.elapsed();
+        self.stats.latency.observe(latency);
         let (status, error, response) = match &result {
             Ok(r) => (Some(r.status), None, String::from_utf8_lossy(&r.body_prefix).into_owned()),
             Err(e) => (None, Some(e.to_string()), String::new()),

@@ -1,0 +1,215 @@
+//! The running sinks: starting them, replacing, adding and removing them on reload without
+//! losing queued events, and stopping them at shutdown.
+//!
+//! A sink keeps its queue and counters for as long as its name is configured: a reload that
+//! changes a sink reconfigures the queue in place, installs a new route (filter, state) and
+//! hands the sink over from the old worker to a new one. The old worker stops taking events,
+//! lets what it wrote be confirmed, and gives back what was not; the new worker starts only
+//! then, on the same queue, so order is kept and nothing queued is lost. A removed sink stops
+//! receiving events and drains its queue in the background.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::info;
+
+use crate::config::{Config, SinkConfig};
+use crate::event::Event;
+use crate::queue::MemoryQueue;
+use crate::ratelimit::LogLimiter;
+use crate::router::{Route, Router, SharedRouter};
+use crate::sink::http::HttpSinkState;
+use crate::sink::{self, SinkStats};
+
+/// One running sink.
+#[derive(Debug)]
+struct Running {
+    config: Arc<SinkConfig>,
+    route: Arc<Route>,
+    /// Asks the worker to hand the sink over.
+    handover: CancellationToken,
+    /// The worker; yields the events it could not get confirmed when handing over.
+    task: JoinHandle<Vec<Arc<Event>>>,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReloadSummary {
+    pub added: Vec<String>,
+    pub changed: Vec<String>,
+    pub removed: Vec<String>,
+    pub unchanged: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Pipeline {
+    router: SharedRouter,
+    running: tokio::sync::Mutex<BTreeMap<String, Running>>,
+    /// Fires when the shutdown deadline passes: workers stop and count what is left.
+    abort: CancellationToken,
+    workers: TaskTracker,
+}
+
+impl Pipeline {
+    /// Starts a worker for every sink of `config`.
+    pub fn start(config: &Config) -> Pipeline {
+        let abort = CancellationToken::new();
+        let workers = TaskTracker::new();
+        let mut running = BTreeMap::new();
+        let mut routes = Vec::with_capacity(config.sinks.len());
+        for sink in &config.sinks {
+            let queue = Arc::new(MemoryQueue::new(sink.limits, sink.when_full));
+            let route = new_route(sink, queue, Arc::default(), None);
+            let handover = CancellationToken::new();
+            let task = spawn_worker(&workers, sink.clone(), route.clone(), abort.clone(), handover.clone(), None);
+            routes.push(route.clone());
+            running.insert(sink.name.clone(), Running { config: sink.clone(), route, handover, task });
+        }
+        Pipeline {
+            router: Arc::new(arc_swap::ArcSwap::from_pointee(Router::new(routes))),
+            running: tokio::sync::Mutex::new(running),
+            abort,
+            workers,
+        }
+    }
+
+    pub fn router(&self) -> &SharedRouter {
+        &self.router
+    }
+
+    /// The configuration a sink runs with now.
+    pub async fn sink_config(&self, name: &str) -> Option<Arc<SinkConfig>> {
+        self.running.lock().await.get(name).map(|running| running.config.clone())
+    }
+
+    /// Applies a new configuration's sinks (the input settings are not changed by a reload).
+    pub async fn apply(&self, config: &Config) -> ReloadSummary {
+        let mut running = self.running.lock().await;
+        let mut summary = ReloadSummary::default();
+        let mut next: BTreeMap<String, Running> = BTreeMap::new();
+        for sink in &config.sinks {
+            match running.remove(&sink.name) {
+                Some(current) if current.config.fingerprint == sink.fingerprint => {
+                    summary.unchanged.push(sink.name.clone());
+                    next.insert(sink.name.clone(), current);
+                }
+                Some(current) => {
+                    summary.changed.push(sink.name.clone());
+                    current.route.queue.reconfigure(sink.limits, sink.when_full);
+                    let http = sink.http.as_ref().map(|settings| {
+                        let state = Arc::new(HttpSinkState::new(&sink.name, settings));
+                        // Dead letters survive a change of the sink's settings.
+                        if let Some(old) = &current.route.http {
+                            for letter in old.dead_letters.take_all() {
+                                state.dead_letters.push(letter);
+                            }
+                        }
+                        state
+                    });
+                    let route = new_route(sink, current.route.queue.clone(), current.route.stats.clone(), http);
+                    current.handover.cancel();
+                    let handover = CancellationToken::new();
+                    let task = spawn_worker(
+                        &self.workers,
+                        sink.clone(),
+                        route.clone(),
+                        self.abort.clone(),
+                        handover.clone(),
+                        Some(current.task),
+                    );
+                    next.insert(sink.name.clone(), Running { config: sink.clone(), route, handover, task });
+                }
+                None => {
+                    summary.added.push(sink.name.clone());
+                    let queue = Arc::new(MemoryQueue::new(sink.limits, sink.when_full));
+                    let route = new_route(sink, queue, Arc::default(), None);
+                    let handover = CancellationToken::new();
+                    let task = spawn_worker(
+                        &self.workers,
+                        sink.clone(),
+                        route.clone(),
+                        self.abort.clone(),
+                        handover.clone(),
+                        None,
+                    );
+                    next.insert(sink.name.clone(), Running { config: sink.clone(), route, handover, task });
+                }
+            }
+        }
+        // What is left was removed: no more events, drain what is queued.
+        for (name, removed) in std::mem::take(&mut *running) {
+            removed.route.queue.close();
+            summary.removed.push(name);
+        }
+        let routes = config.sinks.iter().filter_map(|sink| next.get(&sink.name).map(|r| r.route.clone())).collect();
+        let current = self.router.load_full();
+        self.router.store(Arc::new(current.with_routes(routes)));
+        *running = next;
+        info!(
+            added = ?summary.added,
+            changed = ?summary.changed,
+            removed = ?summary.removed,
+            unchanged = summary.unchanged.len(),
+            "configuration reloaded"
+        );
+        summary
+    }
+
+    /// Stops taking events, drains every queue for up to `deadline`, then stops the workers,
+    /// which count what is left as `dropped_shutdown`.
+    pub async fn shutdown(&self, deadline: Duration) {
+        for route in self.router.load().routes() {
+            route.queue.close();
+        }
+        self.workers.close();
+        if tokio::time::timeout(deadline, self.workers.wait()).await.is_err() {
+            self.abort.cancel();
+            self.workers.wait().await;
+        }
+    }
+}
+
+fn new_route(
+    sink: &SinkConfig,
+    queue: Arc<MemoryQueue>,
+    stats: Arc<SinkStats>,
+    http: Option<Arc<HttpSinkState>>,
+) -> Arc<Route> {
+    let http = http.or_else(|| sink.http.as_ref().map(|settings| Arc::new(HttpSinkState::new(&sink.name, settings))));
+    Arc::new(Route {
+        name: sink.name.clone(),
+        filter: sink.filter.clone(),
+        queue,
+        stats,
+        http,
+        drop_log: LogLimiter::default(),
+    })
+}
+
+/// Runs the sink's worker, after its predecessor (if any) has handed over: what the predecessor
+/// could not get confirmed goes back to the front of the queue first.
+fn spawn_worker(
+    workers: &TaskTracker,
+    config: Arc<SinkConfig>,
+    route: Arc<Route>,
+    abort: CancellationToken,
+    handover: CancellationToken,
+    predecessor: Option<JoinHandle<Vec<Arc<Event>>>>,
+) -> JoinHandle<Vec<Arc<Event>>> {
+    workers.spawn(async move {
+        if let Some(previous) = predecessor {
+            if let Ok(unconfirmed) = previous.await {
+                route.queue.requeue_front(unconfirmed);
+            }
+        }
+        let (queue, stats) = (route.queue.clone(), route.stats.clone());
+        match &route.http {
+            Some(state) => sink::http::run(config, queue, stats, state.clone(), abort, handover).await,
+            None => sink::run(config, queue, stats, abort, handover).await,
+        }
+    })
+}
