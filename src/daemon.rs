@@ -11,6 +11,8 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::config::Config;
+use crate::control::api::ControlState;
+use crate::control::server;
 use crate::input::connection::ConnectionLimits;
 use crate::input::{self, InputStats};
 use crate::metrics::ReloadStats;
@@ -95,8 +97,33 @@ pub async fn run(
         reload: reload_tx,
     };
 
+    // The control API (and the metrics listener) live as long as the input does.
+    let stop_control = CancellationToken::new();
+    let control_state = ControlState {
+        handles: handles.clone(),
+        started: std::time::Instant::now(),
+        event_types: Arc::new(config.event_types.clone()),
+    };
+    let control = input::bind(&config.control.socket, config.control.socket_mode)?;
+    let control_path = control.path.clone();
+    // The socket file is removed on exit by this guard.
+    let (control_listener, _control_file) = control.into_parts();
+    tokio::spawn(server::serve_unix(
+        control_listener,
+        control_state.clone(),
+        config.control.access.clone(),
+        stop_control.clone(),
+    ));
+    if let Some(address) = config.control.metrics_listen {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|e| anyhow::anyhow!("control.metrics_listen {address}: {e}"))?;
+        info!(%address, "serving metrics");
+        tokio::spawn(server::serve_metrics(listener, control_state.clone(), stop_control.clone()));
+    }
+
     let sink_names: Vec<String> = config.sinks.iter().map(|s| format!("{} -> {}", s.name, s.endpoint)).collect();
-    info!(socket = %bound.path.display(), sinks = %sink_names.join(", "), "siem-relay listening");
+    info!(socket = %bound.path.display(), control = %control_path.display(), sinks = %sink_names.join(", "), "siem-relay listening");
     systemd::notify(&format!(
         "READY=1\nSTATUS=listening on {} with {} sink(s)",
         bound.path.display(),
@@ -143,6 +170,7 @@ pub async fn run(
     connections.close();
     pipeline.shutdown(config.shutdown_timeout).await;
     connections.wait().await;
+    stop_control.cancel();
 
     let current = router.load();
     let report = Report {

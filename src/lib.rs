@@ -14,6 +14,8 @@
 
 pub mod client;
 pub mod config;
+pub mod control;
+pub mod ctl;
 pub mod daemon;
 pub mod encode;
 pub mod event;

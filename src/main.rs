@@ -31,6 +31,8 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Talk to a running daemon through its control API.
+    Ctl(CtlArgs),
     /// Send NDJSON events to a running daemon and report how many were accepted and rejected.
     Send {
         /// The daemon's event socket.
@@ -39,6 +41,51 @@ enum Command {
         /// File of events, one JSON object per line; `-` or nothing for standard input.
         file: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+struct CtlArgs {
+    /// The control socket; default: the one of --config, or of the embedded default.
+    #[arg(long, short, global = true)]
+    socket: Option<PathBuf>,
+    /// Config file to find the control socket in.
+    #[arg(long, short, global = true)]
+    config: Option<PathBuf>,
+    /// Print the API's JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: CtlCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum CtlCommand {
+    /// Liveness and a summary.
+    Health,
+    /// Every sink with its state, queue and counters.
+    Sinks,
+    /// One sink's status.
+    Status { name: String },
+    /// Send a test delivery through a webhook sink.
+    Test { name: String },
+    /// A webhook sink's recent delivery attempts.
+    History { name: String },
+    /// Re-activate a webhook sink and reset its failure counters.
+    Enable { name: String },
+    /// Deactivate a webhook sink.
+    Disable { name: String },
+    /// A webhook sink's dead letters; --replay puts them back in its queue.
+    DeadLetters {
+        name: String,
+        #[arg(long)]
+        replay: bool,
+    },
+    /// Configured and seen event types.
+    EventTypes,
+    /// Reload the configuration.
+    Reload,
+    /// Metrics in the Prometheus text format.
+    Metrics,
 }
 
 #[derive(Debug, Args)]
@@ -64,6 +111,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run(args),
         Some(Command::Check { config }) => check(config),
         Some(Command::Send { socket, file }) => send(socket, file),
+        Some(Command::Ctl(args)) => ctl(args),
     };
     match result {
         Ok(code) => code,
@@ -84,7 +132,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => Config::embedded_default()?,
     };
     if let Some(socket) = args.socket {
-        config.input.socket = socket;
+        config.override_socket(socket);
     }
     let source = match args.config {
         Some(path) => ConfigSource::File(path),
@@ -140,6 +188,40 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn ctl(args: CtlArgs) -> anyhow::Result<ExitCode> {
+    use siem_relay::ctl::Command as C;
+    let socket = match (args.socket, args.config) {
+        (Some(socket), _) => socket,
+        (None, Some(config)) => Config::load(&config)?.control.socket,
+        (None, None) => Config::embedded_default()?.control.socket,
+    };
+    let command = match args.command {
+        CtlCommand::Health => C::Health,
+        CtlCommand::Sinks => C::Sinks,
+        CtlCommand::Status { name } => C::Status(name),
+        CtlCommand::Test { name } => C::Test(name),
+        CtlCommand::History { name } => C::History(name),
+        CtlCommand::Enable { name } => C::Enable(name),
+        CtlCommand::Disable { name } => C::Disable(name),
+        CtlCommand::DeadLetters { name, replay } => C::DeadLetters { sink: name, replay },
+        CtlCommand::EventTypes => C::EventTypes,
+        CtlCommand::Reload => C::Reload,
+        CtlCommand::Metrics => C::Metrics,
+    };
+    runtime()?.block_on(async move {
+        match siem_relay::ctl::run(&socket, &command, args.json).await {
+            Ok((text, ok)) => {
+                print!("{text}");
+                Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+            }
+            Err(error) => {
+                eprintln!("siem-relay ctl: {error}");
+                Ok(ExitCode::from(2))
+            }
+        }
+    })
 }
 
 fn send(socket: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {

@@ -50,6 +50,11 @@ fn counter(
 ) -> Result<(), std::fmt::Error> {
     let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
     for (labels, value) in values {
+        // An unlabelled metric is written without `{}`.
+        if labels.is_empty() {
+            ConstCounter::new(*value).encode(family)?;
+            return Ok(());
+        }
         ConstCounter::new(*value).encode(family.encode_family(labels)?)?;
     }
     Ok(())
@@ -63,6 +68,10 @@ fn gauge(
 ) -> Result<(), std::fmt::Error> {
     let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
     for (labels, value) in values {
+        if labels.is_empty() {
+            ConstGauge::new(*value).encode(family)?;
+            return Ok(());
+        }
         ConstGauge::new(*value).encode(family.encode_family(labels)?)?;
     }
     Ok(())

@@ -28,12 +28,27 @@ use crate::sink::{self, SinkStats};
 /// One running sink.
 #[derive(Debug)]
 struct Running {
+    /// When this sink (by name) first started.
+    since: String,
     config: Arc<SinkConfig>,
     route: Arc<Route>,
     /// Asks the worker to hand the sink over.
     handover: CancellationToken,
     /// The worker; yields the events it could not get confirmed when handing over.
     task: JoinHandle<Vec<Arc<Event>>>,
+}
+
+/// A running sink as the control API shows it.
+#[derive(Debug, Clone)]
+pub struct SinkView {
+    /// When it was added (RFC 3339).
+    pub since: String,
+    pub config: Arc<SinkConfig>,
+    pub route: Arc<Route>,
+}
+
+fn now() -> String {
+    crate::timestamp::Timestamp::now().to_string()
 }
 
 /// What a reload did.
@@ -61,13 +76,18 @@ impl Pipeline {
         let workers = TaskTracker::new();
         let mut running = BTreeMap::new();
         let mut routes = Vec::with_capacity(config.sinks.len());
+        // Sinks of the starting configuration are equally old.
+        let started = now();
         for sink in &config.sinks {
             let queue = Arc::new(MemoryQueue::new(sink.limits, sink.when_full));
             let route = new_route(sink, queue, Arc::default(), None);
             let handover = CancellationToken::new();
             let task = spawn_worker(&workers, sink.clone(), route.clone(), abort.clone(), handover.clone(), None);
             routes.push(route.clone());
-            running.insert(sink.name.clone(), Running { config: sink.clone(), route, handover, task });
+            running.insert(
+                sink.name.clone(),
+                Running { since: started.clone(), config: sink.clone(), route, handover, task },
+            );
         }
         Pipeline {
             router: Arc::new(arc_swap::ArcSwap::from_pointee(Router::new(routes))),
@@ -79,6 +99,17 @@ impl Pipeline {
 
     pub fn router(&self) -> &SharedRouter {
         &self.router
+    }
+
+    /// Every running sink, newest first (by when it was added), then by name.
+    pub async fn sinks(&self) -> Vec<SinkView> {
+        let running = self.running.lock().await;
+        let mut list: Vec<SinkView> = running
+            .values()
+            .map(|r| SinkView { since: r.since.clone(), config: r.config.clone(), route: r.route.clone() })
+            .collect();
+        list.sort_by(|a, b| b.since.cmp(&a.since).then_with(|| a.config.name.cmp(&b.config.name)));
+        list
     }
 
     /// The configuration a sink runs with now.
@@ -121,7 +152,10 @@ impl Pipeline {
                         handover.clone(),
                         Some(current.task),
                     );
-                    next.insert(sink.name.clone(), Running { config: sink.clone(), route, handover, task });
+                    next.insert(
+                        sink.name.clone(),
+                        Running { since: current.since, config: sink.clone(), route, handover, task },
+                    );
                 }
                 None => {
                     summary.added.push(sink.name.clone());
@@ -136,7 +170,10 @@ impl Pipeline {
                         handover.clone(),
                         None,
                     );
-                    next.insert(sink.name.clone(), Running { config: sink.clone(), route, handover, task });
+                    next.insert(
+                        sink.name.clone(),
+                        Running { since: now(), config: sink.clone(), route, handover, task },
+                    );
                 }
             }
         }

@@ -31,6 +31,32 @@ impl Filter {
     }
 }
 
+/// Counts of the event types seen, bounded so that agents sending random types cannot grow it.
+#[derive(Debug, Default)]
+pub struct SeenTypes {
+    counts: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+}
+
+impl SeenTypes {
+    pub const MAX: usize = 1000;
+
+    fn record(&self, event_type: &str) {
+        let mut counts = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = counts.get_mut(event_type) {
+            *count += 1;
+        } else if counts.len() < Self::MAX {
+            counts.insert(event_type.to_owned(), 1);
+        }
+    }
+
+    fn list(&self) -> Vec<(String, u64)> {
+        let counts = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut list: Vec<(String, u64)> = counts.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        list.sort();
+        list
+    }
+}
+
 /// One sink as the router sees it.
 #[derive(Debug)]
 pub struct Route {
@@ -51,6 +77,8 @@ pub struct Route {
 #[derive(Debug)]
 pub struct Router {
     routes: Vec<Arc<Route>>,
+    /// Event types seen, for the control API's catalogue; shared by every generation.
+    seen: Arc<SeenTypes>,
     /// Events that matched no sink (counted: they are not forwarded anywhere); shared by every
     /// generation of the router.
     unrouted: Arc<std::sync::atomic::AtomicU64>,
@@ -62,12 +90,22 @@ pub type SharedRouter = Arc<arc_swap::ArcSwap<Router>>;
 
 impl Router {
     pub fn new(routes: Vec<Arc<Route>>) -> Self {
-        Router { routes, unrouted: Arc::default(), unrouted_log: Arc::default() }
+        Router { routes, seen: Arc::default(), unrouted: Arc::default(), unrouted_log: Arc::default() }
+    }
+
+    /// Event types seen so far with their counts (at most [`SeenTypes::MAX`] types).
+    pub fn seen_types(&self) -> Vec<(String, u64)> {
+        self.seen.list()
     }
 
     /// A router with other routes that keeps counting unrouted events where this one did.
     pub fn with_routes(&self, routes: Vec<Arc<Route>>) -> Self {
-        Router { routes, unrouted: self.unrouted.clone(), unrouted_log: self.unrouted_log.clone() }
+        Router {
+            routes,
+            seen: self.seen.clone(),
+            unrouted: self.unrouted.clone(),
+            unrouted_log: self.unrouted_log.clone(),
+        }
     }
 
     pub fn routes(&self) -> &[Arc<Route>] {
@@ -108,6 +146,7 @@ impl Router {
     /// Offers the event to every matching sink, in config order. With `when_full = "block"` a
     /// full queue makes this wait, which is how backpressure reaches the writer.
     pub async fn route(&self, event: Arc<Event>) {
+        self.seen.record(event.event_type());
         let mut matched = false;
         for route in &self.routes {
             if !route.filter.accepts(&event) {

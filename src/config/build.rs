@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::encoder::{build_encoder, format_defaults, FormatKeys};
-use super::file::{ConfigFile, EgressFile, InputFile, QueueFile, SeverityValue, SinkFile, TlsFile};
+use super::file::{ConfigFile, ControlFile, EgressFile, InputFile, QueueFile, SeverityValue, SinkFile, TlsFile};
 use super::http::{build_http, HttpKeys};
+use super::ControlConfig;
 use super::{Config, ConfigError, InputConfig, SinkConfig};
+use crate::control::auth::{group_id, own_uid, AccessPolicy};
 use crate::encode::rfc5424;
 use crate::encode::syslog::is_printusascii;
 use crate::glob::Glob;
@@ -49,7 +51,7 @@ pub fn build(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Config
     // The same text as plain TOML values, to fingerprint each sink's table.
     let raw: toml::Table = toml::from_str(text).unwrap_or_default();
     let cx = Context { origin, base_dir };
-    let ConfigFile { hostname, shutdown_timeout_ms, input, egress, sinks } = file;
+    let ConfigFile { hostname, shutdown_timeout_ms, input, egress, control, event_types, sinks } = file;
 
     let hostname = match hostname {
         Some(name) if is_printusascii(&name, rfc5424::HOSTNAME_MAX) => name,
@@ -62,6 +64,7 @@ pub fn build(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Config
         None => system_hostname(),
     };
     let input = build_input(&cx, input)?;
+    let control = build_control(&cx, control, &input.socket)?;
     let egress = Arc::new(build_egress(&cx, egress)?);
     if sinks.is_empty() {
         return Err(cx.error("sinks", "expected at least one [sinks.NAME] table"));
@@ -73,7 +76,14 @@ pub fn build(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Config
             build_sink(&cx, &hostname, &egress, name, sink, raw_sink).map(Arc::new)
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Config { hostname, shutdown_timeout: Duration::from_millis(shutdown_timeout_ms), input, sinks })
+    Ok(Config {
+        hostname,
+        shutdown_timeout: Duration::from_millis(shutdown_timeout_ms),
+        input,
+        control,
+        event_types,
+        sinks,
+    })
 }
 
 /// Deserializes strictly, reporting the key path (via `serde_path_to_error`) and line.
@@ -110,6 +120,50 @@ fn build_input(cx: &Context<'_>, input: InputFile) -> Result<InputConfig, Config
     }
     let idle_timeout = (idle_timeout_ms > 0).then(|| Duration::from_millis(idle_timeout_ms));
     Ok(InputConfig { socket, socket_mode, max_event_bytes, max_clients, idle_timeout })
+}
+
+fn build_control(cx: &Context<'_>, control: ControlFile, input_socket: &Path) -> Result<ControlConfig, ConfigError> {
+    let ControlFile { socket, socket_mode, admin_group, viewer_group, metrics_listen } = control;
+    let socket_is_explicit = socket.is_some();
+    let socket = socket.map(|p| cx.path(p)).unwrap_or_else(|| default_control_socket(input_socket));
+    let mode_text = socket_mode.unwrap_or_else(|| "0660".to_owned());
+    let socket_mode = u32::from_str_radix(&mode_text, 8).ok().filter(|mode| *mode <= 0o777).ok_or_else(|| {
+        cx.error("control.socket_mode", format!("expected octal permission bits such as \"0660\", found {mode_text:?}"))
+    })?;
+    let group = |key: &str, name: Option<String>| match name {
+        None => Ok(None),
+        Some(name) => {
+            group_id(&name).map(Some).ok_or_else(|| cx.error(key, format!("no group named {name:?} in /etc/group")))
+        }
+    };
+    let access = AccessPolicy {
+        admin_gid: group("control.admin_group", admin_group)?,
+        viewer_gid: group("control.viewer_group", viewer_group)?,
+        own_uid: own_uid(),
+    };
+    let metrics_listen = metrics_listen
+        .map(|text| {
+            text.parse::<std::net::SocketAddr>().map_err(|_| {
+                cx.error(
+                    "control.metrics_listen",
+                    format!("expected an address such as 127.0.0.1:9464, found {text:?}"),
+                )
+            })
+        })
+        .transpose()?;
+    Ok(ControlConfig { socket, socket_is_explicit, socket_mode, access, metrics_listen })
+}
+
+/// `control.sock` beside an event socket in a `siem-relay` directory (the systemd layout,
+/// `/run/siem-relay/`), else `<event socket stem>-control.sock` beside it.
+pub(super) fn default_control_socket(input_socket: &Path) -> PathBuf {
+    let dir = input_socket.parent().unwrap_or(Path::new("."));
+    if dir.file_name().is_some_and(|name| name == "siem-relay") {
+        return dir.join("control.sock");
+    }
+    let stem =
+        input_socket.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "siem-relay".to_owned());
+    dir.join(format!("{stem}-control.sock"))
 }
 
 /// `$XDG_RUNTIME_DIR/siem-relay.sock` for a user session, `/tmp/siem-relay.sock` otherwise.

@@ -23,8 +23,31 @@ pub struct ConfigFile {
     /// `[egress]`: what webhook sinks (and syslog sinks that opt in) may connect to.
     #[serde(default)]
     pub egress: EgressFile,
+    /// `[control]`: the control API.
+    #[serde(default)]
+    pub control: ControlFile,
+    /// `[event_types]`: known event types and what they mean (`finding_added = "..."`).
+    #[serde(default)]
+    pub event_types: BTreeMap<String, String>,
     #[serde(default)]
     pub sinks: BTreeMap<String, SinkFile>,
+}
+
+/// `[control]`: the control API on a Unix socket, and an optional metrics listener.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlFile {
+    /// Socket path; default next to the event socket (`control.sock` in a `siem-relay`
+    /// directory, else `<event socket name>-control.sock`).
+    pub socket: Option<PathBuf>,
+    /// Octal permission bits of the control socket (default `"0660"`).
+    pub socket_mode: Option<String>,
+    /// Members of this group may change things (root and the daemon's user always may).
+    pub admin_group: Option<String>,
+    /// Members of this group may read status, history and metrics.
+    pub viewer_group: Option<String>,
+    /// Also serve `GET /metrics` over plain HTTP on this TCP address (e.g. `127.0.0.1:9464`).
+    pub metrics_listen: Option<String>,
 }
 
 /// `[egress]`: the SSRF guard's allow list.

@@ -33,7 +33,20 @@ pub struct Config {
     pub hostname: String,
     pub shutdown_timeout: Duration,
     pub input: InputConfig,
+    pub control: ControlConfig,
+    /// Known event types and their descriptions, for the catalogue.
+    pub event_types: std::collections::BTreeMap<String, String>,
     pub sinks: Vec<Arc<SinkConfig>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ControlConfig {
+    pub socket: PathBuf,
+    /// Whether `control.socket` was set, rather than derived from the event socket.
+    pub socket_is_explicit: bool,
+    pub socket_mode: u32,
+    pub access: crate::control::auth::AccessPolicy,
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -73,6 +86,15 @@ pub struct SinkConfig {
 }
 
 impl Config {
+    /// Listens for events on `socket` instead (`--socket`); a control socket that was not set
+    /// explicitly moves along with it.
+    pub fn override_socket(&mut self, socket: PathBuf) {
+        if !self.control.socket_is_explicit {
+            self.control.socket = build::default_control_socket(&socket);
+        }
+        self.input.socket = socket;
+    }
+
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let origin = path.display().to_string();

@@ -48,6 +48,19 @@ pub enum Encoder {
 }
 
 impl Encoder {
+    /// The `format` this encoder writes.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Encoder::Rfc5424(_) => "rfc5424",
+            Encoder::Rfc3164(_) => "rfc3164",
+            Encoder::Cef(_) => "cef",
+            Encoder::Json(_) => "json",
+            Encoder::Slack(_) => "slack",
+            Encoder::Teams(_) => "teams",
+            Encoder::SplunkHec(_) => "splunk_hec",
+        }
+    }
+
     /// Appends one encoded message (no framing) to `out`.
     pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Encoded {
         match self {

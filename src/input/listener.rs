@@ -33,16 +33,31 @@ pub enum BindError {
 pub struct BoundSocket {
     pub listener: UnixListener,
     pub path: PathBuf,
+    file: SocketFile,
+}
+
+/// Removes a socket file when dropped, if it is still the one this process created.
+#[derive(Debug)]
+pub struct SocketFile {
+    path: PathBuf,
     identity: (u64, u64),
 }
 
-impl Drop for BoundSocket {
+impl Drop for SocketFile {
     fn drop(&mut self) {
         if let Ok(meta) = std::fs::symlink_metadata(&self.path) {
             if (meta.dev(), meta.ino()) == self.identity {
                 let _ = std::fs::remove_file(&self.path);
             }
         }
+    }
+}
+
+impl BoundSocket {
+    /// Splits the listener from the guard that removes the socket file, so the listener can
+    /// move to a task.
+    pub fn into_parts(self) -> (UnixListener, SocketFile) {
+        (self.listener, self.file)
     }
 }
 
@@ -83,7 +98,8 @@ pub fn bind(path: &Path, mode: u32) -> Result<BoundSocket, BindError> {
     let meta = std::fs::symlink_metadata(path).map_err(io_error("inspecting the bound socket"))?;
     listener.set_nonblocking(true).map_err(io_error("setting non-blocking mode"))?;
     let listener = UnixListener::from_std(listener).map_err(io_error("registering with the runtime"))?;
-    Ok(BoundSocket { listener, path: path.to_owned(), identity: (meta.dev(), meta.ino()) })
+    let file = SocketFile { path: path.to_owned(), identity: (meta.dev(), meta.ino()) };
+    Ok(BoundSocket { listener, path: path.to_owned(), file })
 }
 
 /// Accepts clients until `stop` fires, each served on its own task (tracked by `tasks`), at

@@ -59,6 +59,8 @@ pub struct SinkStats {
     pub disconnects: AtomicU64,
     /// Time per delivery (batch write, webhook attempt).
     pub latency: LatencyHistogram,
+    /// The most recent failure: when (RFC 3339) and what.
+    last_error: std::sync::Mutex<Option<(String, String)>>,
 }
 
 impl SinkStats {
@@ -68,6 +70,16 @@ impl SinkStats {
 
     pub fn get(counter: &AtomicU64) -> u64 {
         counter.load(Ordering::Relaxed)
+    }
+
+    pub fn set_last_error(&self, error: impl std::fmt::Display) {
+        let entry = (crate::timestamp::Timestamp::now().to_string(), error.to_string());
+        *self.last_error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(entry);
+    }
+
+    /// When and what the most recent failure was.
+    pub fn last_error(&self) -> Option<(String, String)> {
+        self.last_error.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
     }
 
     /// A one-line summary for logs.

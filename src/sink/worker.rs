@@ -218,6 +218,7 @@ struct Shared {
 impl Shared {
     /// Logs a failed attempt and waits out the backoff delay.
     async fn failed(&mut self, what: &str, error: impl std::fmt::Display) {
+        self.stats.set_last_error(format_args!("{what}: {error}"));
         let delay = self.backoff.next_delay();
         warn!(sink = %self.config.name, "{what}: {error}; retrying in {delay:.1?}");
         tokio::time::sleep(delay).await;
@@ -281,6 +282,7 @@ impl StreamDelivery {
 
     fn lost(&mut self, why: &str, replay: Replay) {
         SinkStats::add(&self.shared.stats.disconnects, 1);
+        self.shared.stats.set_last_error(why);
         info!(sink = %self.shared.config.name, "{why}; reconnecting");
         self.connection = None;
         // A receiver that accepts connections and then drops them must not be hammered: the

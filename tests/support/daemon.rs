@@ -28,7 +28,7 @@ impl TestDaemon {
         std::fs::write(&path, &text).expect("write config");
         let mut config = Config::load(&path).unwrap_or_else(|e| panic!("test config invalid: {e}"));
         let socket = dir.path().join("events.sock");
-        config.input.socket = socket.clone();
+        config.override_socket(socket.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         let (ready_tx, ready_rx) = oneshot::channel::<Handles>();
         let ready_tx = Arc::new(Mutex::new(Some(ready_tx)));
@@ -50,6 +50,19 @@ impl TestDaemon {
         });
         let handles = ready_rx.await.expect("daemon did not start");
         TestDaemon { socket, handles, stop: Some(stop), task, dir }
+    }
+
+    /// The control API's socket.
+    pub fn control_socket(&self) -> PathBuf {
+        self.dir.path().join("events-control.sock")
+    }
+
+    /// One control API request: status and parsed JSON body (or the raw text as a JSON string).
+    pub async fn control(&self, method: &str, path: &str) -> (u16, serde_json::Value) {
+        let (status, body) =
+            siem_relay::control::client::request(&self.control_socket(), method, path).await.expect("control request");
+        let value = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body));
+        (status, value)
     }
 
     /// Replaces the config file (same `{dir}` substitution) and reloads it.

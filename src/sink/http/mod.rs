@@ -329,6 +329,9 @@ impl Delivery {
             }
             let (result, attempt) = self.attempt(&events, &delivery_id, number, &body, false).await;
             last_error = attempt.error.clone().unwrap_or_else(|| format!("HTTP {}", attempt.status.unwrap_or(0)));
+            if !attempt.success {
+                self.stats.set_last_error(&last_error);
+            }
             match verdict(&result) {
                 Verdict::Delivered => {
                     self.state.breaker.record_success();

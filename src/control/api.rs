@@ -1,0 +1,294 @@
+//! The control API's endpoints: what each request reads or changes, and the JSON it answers.
+//!
+//! | method | path | role | what |
+//! |---|---|---|---|
+//! | GET | `/v1/health` | viewer | liveness and a summary |
+//! | GET | `/v1/sinks` | viewer | every sink, newest first |
+//! | GET | `/v1/sinks/NAME` | viewer | one sink's status |
+//! | GET | `/v1/sinks/NAME/history` | viewer | webhook delivery attempts, newest first |
+//! | GET | `/v1/sinks/NAME/dead-letters` | viewer | webhook dead letters |
+//! | POST | `/v1/sinks/NAME/dead-letters/replay` | admin | put dead letters back in the queue |
+//! | POST | `/v1/sinks/NAME/test` | admin | send a test delivery |
+//! | POST | `/v1/sinks/NAME/enable` | admin | re-activate a webhook sink, reset its counters |
+//! | POST | `/v1/sinks/NAME/disable` | admin | deactivate a webhook sink |
+//! | GET | `/v1/event-types` | viewer | configured and seen event types |
+//! | POST | `/v1/reload` | admin | reload the configuration |
+//! | GET | `/v1/metrics` | viewer | Prometheus text format |
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+
+use super::auth::Role;
+use crate::daemon::Handles;
+use crate::metrics::{self, MetricsSource};
+use crate::pipeline::SinkView;
+use crate::sink::SinkStats;
+
+/// What every request can reach.
+#[derive(Debug, Clone)]
+pub struct ControlState {
+    pub handles: Handles,
+    pub started: Instant,
+    /// `[event_types]` of the configuration the daemon started with.
+    pub event_types: Arc<BTreeMap<String, String>>,
+}
+
+/// An answer: status, content type and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl Answer {
+    fn json(status: u16, value: Value) -> Answer {
+        let mut body = serde_json::to_string_pretty(&value).unwrap_or_default();
+        body.push('\n');
+        Answer { status, content_type: "application/json", body }
+    }
+
+    fn error(status: u16, message: impl Into<String>) -> Answer {
+        Answer::json(status, json!({ "error": message.into() }))
+    }
+}
+
+/// Answers one request from a caller with `role`.
+pub async fn handle(state: &ControlState, role: Role, method: &str, path: &str) -> Answer {
+    let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    let write = method == "POST";
+    if !matches!(method, "GET" | "POST") {
+        return Answer::error(405, format!("method {method} is not supported: use GET to read, POST to act"));
+    }
+    if write && role < Role::Admin {
+        return Answer::error(403, "this needs the admin role (root, the daemon's user, or control.admin_group)");
+    }
+    match (method, segments.as_slice()) {
+        ("GET", ["v1", "health"]) => health(state).await,
+        ("GET", ["v1", "sinks"]) => {
+            let sinks = state.handles.pipeline.sinks().await;
+            Answer::json(200, Value::Array(sinks.iter().map(sink_status).collect()))
+        }
+        ("GET", ["v1", "sinks", name]) => with_sink(state, name, |sink| Answer::json(200, sink_status(sink))).await,
+        ("GET", ["v1", "sinks", name, "history"]) => {
+            with_webhook(state, name, |sink, http| {
+                Answer::json(200, json!({ "sink": sink.config.name, "attempts": http.history.newest_first() }))
+            })
+            .await
+        }
+        ("GET", ["v1", "sinks", name, "dead-letters"]) => {
+            with_webhook(state, name, |sink, http| {
+                let letters: Vec<Value> = http
+                    .dead_letters
+                    .list()
+                    .iter()
+                    .map(|letter| {
+                        json!({
+                            "time": letter.time,
+                            "error": letter.error,
+                            "attempts": letter.attempts,
+                            "event_ids": letter.events.iter().map(|e| e.id()).collect::<Vec<_>>(),
+                            "events": letter.events.iter().map(|e| e.fields()).collect::<Vec<_>>(),
+                        })
+                    })
+                    .collect();
+                let discarded = SinkStats::get(&http.dead_letters.discarded);
+                Answer::json(200, json!({ "sink": sink.config.name, "dead_letters": letters, "discarded": discarded }))
+            })
+            .await
+        }
+        ("POST", ["v1", "sinks", name, "dead-letters", "replay"]) => {
+            match state.handles.router.load_full().replay_dead_letters(name).await {
+                Some(replayed) => Answer::json(200, json!({ "sink": name, "replayed": replayed })),
+                None => not_a_webhook(state, name).await,
+            }
+        }
+        ("POST", ["v1", "sinks", name, "test"]) => {
+            let Some(config) = state.handles.pipeline.sink_config(name).await else { return no_sink(name) };
+            let Some(http) = route_of(state, name).and_then(|route| route.http.clone()) else {
+                return not_a_webhook(state, name).await;
+            };
+            match crate::sink::http::test_delivery(config, http).await {
+                Some(attempt) => {
+                    Answer::json(if attempt.success { 200 } else { 502 }, json!({ "sink": name, "attempt": attempt }))
+                }
+                None => Answer::error(500, "the test event could not be built"),
+            }
+        }
+        ("POST", ["v1", "sinks", name, action @ ("enable" | "disable")]) => {
+            with_webhook(state, name, |sink, http| {
+                if *action == "enable" {
+                    http.breaker.enable();
+                } else {
+                    http.breaker.deactivate("disabled by an operator");
+                }
+                Answer::json(200, sink_status(sink))
+            })
+            .await
+        }
+        ("GET", ["v1", "event-types"]) => event_types(state),
+        ("POST", ["v1", "reload"]) => match state.handles.reload().await {
+            Ok(summary) => Answer::json(200, json!({ "reloaded": true, "summary": summary })),
+            Err(error) => Answer::json(422, json!({ "reloaded": false, "error": error })),
+        },
+        ("GET", ["v1", "metrics"] | ["metrics"]) => Answer {
+            status: 200,
+            // prometheus-client writes OpenMetrics text (counters as NAME_total, `# EOF`).
+            content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            body: metrics::render(&metrics_source(state)),
+        },
+        _ => Answer::error(
+            404,
+            format!("no endpoint {method} {path}; see GET /v1/health and the README's control API section"),
+        ),
+    }
+}
+
+pub fn metrics_source(state: &ControlState) -> MetricsSource {
+    MetricsSource {
+        router: state.handles.router.clone(),
+        input: state.handles.input.clone(),
+        reloads: state.handles.reloads.clone(),
+    }
+}
+
+async fn health(state: &ControlState) -> Answer {
+    let sinks = state.handles.pipeline.sinks().await;
+    let deactivated: Vec<&str> = sinks
+        .iter()
+        .filter(|s| {
+            s.route
+                .http
+                .as_ref()
+                .is_some_and(|h| h.breaker.state() == crate::sink::http::breaker::BreakerState::Deactivated)
+        })
+        .map(|s| s.config.name.as_str())
+        .collect();
+    Answer::json(
+        200,
+        json!({
+            "status": if deactivated.is_empty() { "ok" } else { "degraded" },
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptime_seconds": state.started.elapsed().as_secs(),
+            "sinks": sinks.len(),
+            "deactivated_sinks": deactivated,
+            "input": {
+                "connections_active": SinkStats::get(&state.handles.input.active),
+                "lines_accepted": SinkStats::get(&state.handles.input.accepted),
+                "lines_rejected": state.handles.input.rejected_total(),
+            },
+        }),
+    )
+}
+
+fn route_of(state: &ControlState, name: &str) -> Option<Arc<crate::router::Route>> {
+    state.handles.router.load().route_named(name).cloned()
+}
+
+fn no_sink(name: &str) -> Answer {
+    Answer::error(404, format!("no sink named {name:?}"))
+}
+
+async fn not_a_webhook(state: &ControlState, name: &str) -> Answer {
+    match state.handles.pipeline.sinks().await.iter().find(|s| s.config.name == name) {
+        None => no_sink(name),
+        Some(sink) => Answer::error(
+            409,
+            format!(
+                "sink {name:?} is a {} sink: this applies to webhook (http/https) sinks only",
+                sink.config.endpoint.kind()
+            ),
+        ),
+    }
+}
+
+async fn with_sink(state: &ControlState, name: &str, answer: impl FnOnce(&SinkView) -> Answer) -> Answer {
+    match state.handles.pipeline.sinks().await.iter().find(|s| s.config.name == *name) {
+        Some(sink) => answer(sink),
+        None => no_sink(name),
+    }
+}
+
+async fn with_webhook(
+    state: &ControlState,
+    name: &str,
+    answer: impl FnOnce(&SinkView, &crate::sink::http::HttpSinkState) -> Answer,
+) -> Answer {
+    let sinks = state.handles.pipeline.sinks().await;
+    match sinks.iter().find(|s| s.config.name == *name) {
+        None => no_sink(name),
+        Some(sink) => match &sink.route.http {
+            Some(http) => answer(sink, http),
+            None => not_a_webhook(state, name).await,
+        },
+    }
+}
+
+/// One sink's status.
+pub fn sink_status(sink: &SinkView) -> Value {
+    let stats = &sink.route.stats;
+    let get = SinkStats::get;
+    let (events, bytes) = sink.route.queue.depth();
+    let breaker = sink.route.http.as_ref().map(|h| h.breaker.state());
+    let deactivated = breaker == Some(crate::sink::http::breaker::BreakerState::Deactivated);
+    let last_error = stats.last_error().map(|(time, error)| json!({ "time": time, "error": error }));
+    json!({
+        "name": sink.config.name,
+        "format": sink.config.encoder.name(),
+        "url": sink.config.endpoint.to_string(),
+        "since": sink.since,
+        "state": if deactivated { "deactivated" } else { "active" },
+        "breaker": breaker,
+        "deactivation_reason": sink.route.http.as_ref().and_then(|h| h.breaker.deactivation_reason()),
+        "queue": {
+            "events": events,
+            "bytes": bytes,
+            "max_events": sink.config.limits.max_events,
+            "max_bytes": sink.config.limits.max_bytes,
+            "when_full": format!("{:?}", sink.config.when_full).to_lowercase(),
+        },
+        "counters": {
+            "received": get(&stats.received),
+            "delivered": get(&stats.delivered),
+            "dropped_newest": get(&stats.dropped_newest),
+            "dropped_oldest": get(&stats.dropped_oldest),
+            "dropped_shutdown": get(&stats.dropped_shutdown),
+            "truncated": get(&stats.truncated),
+            "invalid_fields": get(&stats.invalid_fields),
+            "resent": get(&stats.resent),
+            "retries": get(&stats.retries),
+            "dead_lettered": get(&stats.dead_lettered),
+            "connect_failures": get(&stats.connect_failures),
+            "send_failures": get(&stats.send_failures),
+            "disconnects": get(&stats.disconnects),
+        },
+        "dead_letters": sink.route.http.as_ref().map(|h| h.dead_letters.len()),
+        "last_error": last_error,
+    })
+}
+
+fn event_types(state: &ControlState) -> Answer {
+    let seen: BTreeMap<String, u64> = state.handles.router.load().seen_types().into_iter().collect();
+    let mut types: Vec<Value> = state
+        .event_types
+        .iter()
+        .map(|(name, description)| {
+            json!({ "type": name, "description": description, "configured": true, "seen": seen.get(name).copied().unwrap_or(0) })
+        })
+        .collect();
+    for (name, count) in &seen {
+        if !state.event_types.contains_key(name) {
+            types.push(json!({ "type": name, "description": null, "configured": false, "seen": count }));
+        }
+    }
+    Answer::json(
+        200,
+        json!({
+            "event_types": types,
+            "wildcard": "sink `events` filters are globs: `*` matches any run of characters, `?` one character; `*` alone takes every type",
+        }),
+    )
+}

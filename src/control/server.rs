@@ -1,0 +1,97 @@
+//! Accepting control connections: a Unix socket (roles from peer credentials) and, optionally,
+//! a TCP listener that serves only the metrics.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, UnixListener};
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+use super::api::{self, Answer, ControlState};
+use super::auth::{caller_groups, AccessPolicy, Caller, Role};
+
+fn response(answer: Answer) -> hyper::Response<Full<Bytes>> {
+    let mut response = hyper::Response::new(Full::new(Bytes::from(answer.body)));
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(answer.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(value) = hyper::header::HeaderValue::from_str(answer.content_type) {
+        response.headers_mut().insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
+/// Serves the control API on `listener` until `stop` fires.
+pub async fn serve_unix(listener: UnixListener, state: ControlState, access: AccessPolicy, stop: CancellationToken) {
+    let state = Arc::new(state);
+    loop {
+        let accepted = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let role = match stream.peer_cred() {
+            Ok(cred) => {
+                let caller = Caller { uid: cred.uid(), gids: caller_groups(cred.uid(), cred.gid(), cred.pid()) };
+                access.role(&caller)
+            }
+            Err(error) => {
+                warn!("control connection without peer credentials refused: {error}");
+                None
+            }
+        };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let state = state.clone();
+                async move {
+                    let answer = match role {
+                        Some(role) => api::handle(&state, role, request.method().as_str(), request.uri().path()).await,
+                        None => Answer {
+                            status: 403,
+                            content_type: "application/json",
+                            body: "{\"error\": \"access refused: the control API is for root, the daemon's user, and the members of control.admin_group or control.viewer_group\"}\n".to_owned(),
+                        },
+                    };
+                    Ok::<_, Infallible>(response(answer))
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+/// Serves `GET /metrics` (and nothing else) on a TCP listener until `stop` fires.
+pub async fn serve_metrics(listener: TcpListener, state: ControlState, stop: CancellationToken) {
+    let state = Arc::new(state);
+    loop {
+        let accepted = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let state = state.clone();
+                async move {
+                    let answer = if request.method() == hyper::Method::GET && request.uri().path() == "/metrics" {
+                        api::handle(&state, Role::Viewer, "GET", "/metrics").await
+                    } else {
+                        Answer {
+                            status: 404,
+                            content_type: "text/plain",
+                            body: "only GET /metrics is served here\n".to_owned(),
+                        }
+                    };
+                    Ok::<_, Infallible>(response(answer))
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}

@@ -1,0 +1,261 @@
+//! The control API over its real Unix socket: every endpoint, roles, precise errors, `ctl`, and
+//! metrics parsed with an independent Prometheus text-format parser.
+
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::daemon::{get, numbered_events, TestDaemon};
+use crate::support::eventually;
+use crate::support::http_receiver::{HttpReceiver, Reply};
+use crate::support::listeners::StreamReceiver;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+async fn daemon(syslog: &StreamReceiver, hook: &HttpReceiver, extra: &str) -> TestDaemon {
+    TestDaemon::start(&format!(
+        r#"{extra}
+        [event_types]
+        finding_added = "A scanner found a new vulnerability"
+        scan_started = "A scan began"
+        [egress]
+        allow = ["127.0.0.0/8"]
+        [sinks.siem]
+        format = "rfc5424"
+        url = "{}"
+        [sinks.hook]
+        format = "json"
+        url = "{}"
+        retry_count = 0"#,
+        syslog.url("tcp"),
+        hook.url("/")
+    ))
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_answers_with_precise_json() {
+    let syslog = StreamReceiver::tcp().await;
+    let hook = HttpReceiver::start(vec![Reply::Status(400)]).await;
+    let daemon = daemon(&syslog, &hook, "").await;
+    daemon.send(&numbered_events("finding_added", 3)).await;
+    daemon.send(r#"{"event":"unknown_type"}"#).await;
+    let stats = daemon.sink_stats("hook");
+    assert!(
+        eventually(WAIT, || get(&stats.dead_lettered) == 1 && get(&stats.delivered) == 3).await,
+        "{}",
+        stats.summary()
+    );
+
+    let (status, health) = daemon.control("GET", "/v1/health").await;
+    assert_eq!((status, health["status"].as_str(), health["sinks"].as_u64()), (200, Some("ok"), Some(2)));
+
+    let (status, sinks) = daemon.control("GET", "/v1/sinks").await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = sinks.as_array().expect("list").iter().filter_map(|s| s["name"].as_str()).collect();
+    assert_eq!(names, ["hook", "siem"]);
+    let (status, siem) = daemon.control("GET", "/v1/sinks/siem").await;
+    assert_eq!(status, 200);
+    assert_eq!(siem["format"], "rfc5424");
+    assert_eq!(siem["counters"]["received"], 4);
+    assert_eq!(siem["queue"]["max_events"], 10000);
+    assert!(siem["breaker"].is_null());
+    let (_, hook_status) = daemon.control("GET", "/v1/sinks/hook").await;
+    assert_eq!(hook_status["breaker"], "closed");
+    assert!(hook_status["last_error"]["error"].as_str().is_some_and(|e| e.contains("HTTP 400")), "{hook_status}");
+
+    let (status, history) = daemon.control("GET", "/v1/sinks/hook/history").await;
+    assert_eq!(status, 200);
+    let attempts = history["attempts"].as_array().expect("attempts");
+    assert_eq!(attempts.len(), 4);
+    assert_eq!(attempts.last().expect("oldest")["status"], 400);
+
+    let (status, letters) = daemon.control("GET", "/v1/sinks/hook/dead-letters").await;
+    assert_eq!((status, letters["dead_letters"].as_array().map(Vec::len)), (200, Some(1)));
+    let (status, replay) = daemon.control("POST", "/v1/sinks/hook/dead-letters/replay").await;
+    assert_eq!((status, replay["replayed"].as_u64()), (200, Some(1)));
+    assert!(eventually(WAIT, || get(&stats.delivered) == 4).await);
+
+    let (status, test) = daemon.control("POST", "/v1/sinks/hook/test").await;
+    assert_eq!((status, test["attempt"]["test"].as_bool()), (200, Some(true)));
+
+    let (status, disabled) = daemon.control("POST", "/v1/sinks/hook/disable").await;
+    assert_eq!((status, disabled["state"].as_str()), (200, Some("deactivated")));
+    let (_, health) = daemon.control("GET", "/v1/health").await;
+    assert_eq!(health["status"], "degraded");
+    let (status, enabled) = daemon.control("POST", "/v1/sinks/hook/enable").await;
+    assert_eq!((status, enabled["state"].as_str(), enabled["breaker"].as_str()), (200, Some("active"), Some("closed")));
+
+    let (status, types) = daemon.control("GET", "/v1/event-types").await;
+    assert_eq!(status, 200);
+    let types = types["event_types"].as_array().expect("types");
+    let finding = types.iter().find(|t| t["type"] == "finding_added").expect("configured type");
+    assert_eq!((finding["seen"].as_u64(), finding["configured"].as_bool()), (Some(3), Some(true)));
+    assert!(types.iter().any(|t| t["type"] == "scan_started" && t["seen"] == 0));
+    assert!(types.iter().any(|t| t["type"] == "unknown_type" && t["configured"] == false));
+
+    for (method, path, code, needle) in [
+        ("GET", "/v1/sinks/nope", 404, "no sink named \"nope\""),
+        ("GET", "/v1/sinks/siem/history", 409, "is a tcp sink"),
+        ("POST", "/v1/sinks/siem/enable", 409, "webhook"),
+        ("GET", "/v1/nothing", 404, "no endpoint GET /v1/nothing"),
+        ("DELETE", "/v1/sinks/siem", 405, "use GET to read, POST to act"),
+    ] {
+        let (status, body) = daemon.control(method, path).await;
+        assert_eq!(status, code, "{method} {path}: {body}");
+        assert!(body["error"].as_str().is_some_and(|e| e.contains(needle)), "{method} {path}: {body}");
+    }
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_through_the_api_refuses_an_invalid_config_and_keeps_the_old_one() {
+    let syslog = StreamReceiver::tcp().await;
+    let hook = HttpReceiver::start(vec![]).await;
+    let daemon = daemon(&syslog, &hook, "").await;
+    let path = daemon.dir.path().join("siem-relay.toml");
+    let good = std::fs::read_to_string(&path).expect("config");
+    std::fs::write(&path, good.replace("format = \"rfc5424\"", "format = \"xml\"")).expect("write");
+    let (status, body) = daemon.control("POST", "/v1/reload").await;
+    assert_eq!(status, 422);
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("sinks.siem.format")), "{body}");
+    std::fs::write(
+        &path,
+        good.replace("[sinks.hook]", "[sinks.extra]\nformat = \"rfc5424\"\nurl = \"console\"\n[sinks.hook]"),
+    )
+    .expect("write");
+    let (status, body) = daemon.control("POST", "/v1/reload").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["summary"]["added"], serde_json::json!(["extra"]));
+    let (_, sinks) = daemon.control("GET", "/v1/sinks").await;
+    assert_eq!(sinks[0]["name"], "extra", "newest first");
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_and_match_what_was_sent() {
+    let syslog = StreamReceiver::tcp().await;
+    let hook = HttpReceiver::start(vec![]).await;
+    let metrics_port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let daemon = daemon(&syslog, &hook, &format!("[control]\nmetrics_listen = \"127.0.0.1:{metrics_port}\"")).await;
+    daemon.send(&(numbered_events("finding_added", 5) + "not json\n")).await;
+    let stats = daemon.sink_stats("siem");
+    assert!(eventually(WAIT, || get(&stats.delivered) == 5).await);
+    let hook_stats = daemon.sink_stats("hook");
+    assert!(eventually(WAIT, || get(&hook_stats.delivered) == 5).await);
+
+    let (status, text) = daemon.control("GET", "/v1/metrics").await;
+    assert_eq!(status, 200);
+    let text = text.as_str().expect("text").to_owned();
+    let scrape =
+        prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("valid Prometheus text format");
+    let value = |name: &str, labels: &[(&str, &str)]| -> Option<f64> {
+        scrape.samples.iter().find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))).map(
+            |s| match s.value {
+                prometheus_parse::Value::Counter(v)
+                | prometheus_parse::Value::Gauge(v)
+                | prometheus_parse::Value::Untyped(v) => v,
+                _ => f64::NAN,
+            },
+        )
+    };
+    assert_eq!(value("siem_relay_sink_events_received_total", &[("sink", "siem")]), Some(5.0), "{text}");
+    assert_eq!(value("siem_relay_sink_events_delivered_total", &[("sink", "hook")]), Some(5.0));
+    assert_eq!(value("siem_relay_sink_queue_events", &[("sink", "siem")]), Some(0.0));
+    assert_eq!(value("siem_relay_sink_breaker_state", &[("sink", "hook")]), Some(0.0));
+    assert_eq!(value("siem_relay_input_lines_accepted_total", &[]), Some(5.0));
+    assert_eq!(value("siem_relay_input_lines_rejected_total", &[("reason", "invalid_json")]), Some(1.0));
+    assert_eq!(
+        value("siem_relay_sink_events_dropped_total", &[("sink", "siem"), ("reason", "queue_full_newest")]),
+        Some(0.0)
+    );
+    assert!(scrape
+        .samples
+        .iter()
+        .any(|s| s.metric == "siem_relay_sink_delivery_latency_seconds" && s.labels.get("sink") == Some("hook")));
+
+    // The same on the TCP metrics listener, which serves nothing else.
+    let get = |path: &'static str| async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", metrics_port)).await.expect("connect");
+        stream.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes()).await.expect("write");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        answer
+    };
+    let scraped = get("/metrics").await;
+    assert!(scraped.starts_with("HTTP/1.0 200"), "{scraped}");
+    assert!(scraped.contains("siem_relay_sink_events_received_total{sink=\"siem\"} 5"));
+    assert!(get("/v1/reload").await.starts_with("HTTP/1.0 404"));
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctl_prints_tables_and_json_and_other_users_are_refused() {
+    let syslog = StreamReceiver::tcp().await;
+    let hook = HttpReceiver::start(vec![]).await;
+    let daemon = daemon(&syslog, &hook, "[control]\nsocket_mode = \"0666\"").await;
+    let socket = daemon.control_socket();
+    let ctl = |args: &[&str]| {
+        let socket = socket.clone();
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                Command::new(env!("CARGO_BIN_EXE_siem-relay"))
+                    .arg("ctl")
+                    .arg("--socket")
+                    .arg(&socket)
+                    .args(&args)
+                    .output()
+                    .expect("ctl")
+            })
+            .await
+            .expect("join")
+        }
+    };
+    let out = ctl(&["sinks"]).await;
+    assert!(out.status.success());
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.starts_with("NAME")
+            && table.contains("hook")
+            && table.contains("siem")
+            && table.contains("tcp://127.0.0.1:"),
+        "{table}"
+    );
+    let out = ctl(&["--json", "status", "siem"]).await;
+    let json: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["name"], "siem");
+    let out = ctl(&["status", "nope"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no sink named"));
+
+    // A user outside the admin and viewer groups may connect (mode 0666 here) but is refused.
+    let runuser = std::path::Path::new("/usr/sbin/runuser");
+    if runuser.exists()
+        && std::process::id() > 0
+        && std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+    {
+        let binary = env!("CARGO_BIN_EXE_siem-relay");
+        let socket = socket.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(runuser)
+                .args(["-u", "nobody", "--", binary, "ctl", "--socket"])
+                .arg(&socket)
+                .arg("health")
+                .output()
+                .expect("runuser")
+        })
+        .await
+        .expect("join");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        if text.contains("Permission denied") {
+            eprintln!("skipped: nobody cannot reach the temporary directory: {text}");
+        } else {
+            assert_eq!(out.status.code(), Some(1), "{text}");
+            assert!(text.contains("error (403): access refused"), "{text}");
+        }
+    }
+    daemon.stop().await;
+}
