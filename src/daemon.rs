@@ -80,10 +80,17 @@ impl Handles {
 pub async fn run(
     config: Config,
     source: ConfigSource,
+    inherited: Vec<(std::os::fd::OwnedFd, String)>,
     shutdown: impl Future<Output = ()>,
     started: impl FnOnce(&Handles),
 ) -> anyhow::Result<Report> {
-    let bound = input::bind(&config.input.socket, config.input.socket_mode)?;
+    // Socket activation: the socket named "events" (or the only one passed) is the input.
+    let single = inherited.len() == 1;
+    let passed = inherited.into_iter().find(|(_, name)| single || name == "events");
+    let bound = match passed {
+        Some((fd, _)) => input::adopt(fd)?,
+        None => input::bind(&config.input.socket, config.input.socket_mode)?,
+    };
     let pipeline = Arc::new(Pipeline::start(&config));
     let router = pipeline.router().clone();
     let input_stats = Arc::new(InputStats::default());
@@ -120,6 +127,10 @@ pub async fn run(
             .map_err(|e| anyhow::anyhow!("control.metrics_listen {address}: {e}"))?;
         info!(%address, "serving metrics");
         tokio::spawn(server::serve_metrics(listener, control_state.clone(), stop_control.clone()));
+    }
+
+    if let Some(interval) = systemd::watchdog_interval() {
+        tokio::spawn(watchdog(interval, handles.clone(), stop_control.clone()));
     }
 
     let sink_names: Vec<String> = config.sinks.iter().map(|s| format!("{} -> {}", s.name, s.endpoint)).collect();
@@ -168,6 +179,9 @@ pub async fn run(
     stop_input.cancel();
     drop(bound);
     connections.close();
+    // Clients get a moment to have what they already sent taken in (bounded: a client blocked
+    // on a full `block` queue of a dead sink is released when the queues close below).
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(1500), connections.wait()).await;
     pipeline.shutdown(config.shutdown_timeout).await;
     connections.wait().await;
     stop_control.cancel();
@@ -186,6 +200,34 @@ pub async fn run(
         warn!(undelivered = report.undelivered(), "some events could not be delivered before the shutdown deadline");
     }
     Ok(report)
+}
+
+/// Pings the systemd watchdog while the pipeline is healthy, with a one-line status; a
+/// pipeline that is not healthy gets no ping, so systemd restarts the service.
+async fn watchdog(interval: std::time::Duration, handles: Handles, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        if !handles.pipeline.healthy().await {
+            error!("a sink worker has stopped: withholding the watchdog ping so systemd restarts the service");
+            continue;
+        }
+        let router = handles.router.load();
+        let (mut queued, mut delivered, mut dropped) = (0, 0, 0);
+        for route in router.routes() {
+            queued += route.queue.depth().0;
+            delivered += SinkStats::get(&route.stats.delivered);
+            dropped += SinkStats::get(&route.stats.dropped_newest) + SinkStats::get(&route.stats.dropped_oldest);
+        }
+        let accepted = SinkStats::get(&handles.input.accepted);
+        systemd::notify(&format!(
+            "WATCHDOG=1\nSTATUS={} sinks, {accepted} events in, {delivered} delivered, {queued} queued, {dropped} dropped",
+            router.routes().len()
+        ));
+    }
 }
 
 /// Loads the configuration again and applies its sinks; an invalid configuration changes

@@ -99,6 +99,8 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
+    // Before any thread starts: take the sockets systemd may have passed (socket activation).
+    let inherited = siem_relay::systemd::listen_fds();
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_env("SIEM_RELAY_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
@@ -107,8 +109,8 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        None => run(cli.run),
-        Some(Command::Run(args)) => run(args),
+        None => run(cli.run, inherited),
+        Some(Command::Run(args)) => run(args, inherited),
         Some(Command::Check { config }) => check(config),
         Some(Command::Send { socket, file }) => send(socket, file),
         Some(Command::Ctl(args)) => ctl(args),
@@ -126,7 +128,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
-fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+fn run(args: RunArgs, inherited: Vec<(std::os::fd::OwnedFd, String)>) -> anyhow::Result<ExitCode> {
     let mut config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::embedded_default()?,
@@ -141,7 +143,7 @@ fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         // Undelivered events at shutdown are reported in the log; the exit status stays 0 so
         // that a requested stop is never mistaken for a crash by the service manager.
-        siem_relay::daemon::run(config, source, shutdown_signal(), |handles| {
+        siem_relay::daemon::run(config, source, inherited, shutdown_signal(), |handles| {
             tokio::spawn(reload_on_sighup(handles.clone()));
         })
         .await?;

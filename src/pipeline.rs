@@ -112,6 +112,12 @@ impl Pipeline {
         list
     }
 
+    /// Whether every sink has a worker running (the watchdog's check): a worker that ended
+    /// while its sink is configured means events are no longer being delivered.
+    pub async fn healthy(&self) -> bool {
+        self.running.lock().await.values().all(|running| !running.task.is_finished())
+    }
+
     /// The configuration a sink runs with now.
     pub async fn sink_config(&self, name: &str) -> Option<Arc<SinkConfig>> {
         self.running.lock().await.get(name).map(|running| running.config.clone())

@@ -13,5 +13,6 @@ mod interop;
 mod pipeline;
 mod reconnect;
 mod reload;
+mod systemd;
 mod tls;
 mod webhook;

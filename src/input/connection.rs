@@ -24,6 +24,10 @@ use crate::timestamp::Timestamp;
 
 /// How long a reply may wait for the client to read; after that, replies to this client stop.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(1);
+/// On shutdown, how long a client may pause before its connection is closed ...
+const DRAIN_PAUSE: Duration = Duration::from_millis(50);
+/// ... and how long at most its already-sent lines are still read.
+const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 
 /// Input limits that apply per connection.
 #[derive(Debug, Clone, Copy)]
@@ -88,10 +92,25 @@ pub async fn serve(
     // Set while skipping the rest of an over-long line.
     let mut discarding = false;
 
+    // After `stop`, lines the client has already sent are still taken, until it pauses for
+    // DRAIN_PAUSE or DRAIN_LIMIT has passed; then the connection closes without a summary.
+    let mut drain_until: Option<tokio::time::Instant> = None;
     loop {
-        let filled = tokio::select! {
-            () = stop.cancelled() => return,
-            filled = fill(&mut reader, limits.idle_timeout) => filled,
+        let filled = match drain_until {
+            None => tokio::select! {
+                () = stop.cancelled() => {
+                    drain_until = Some(tokio::time::Instant::now() + DRAIN_LIMIT);
+                    continue;
+                }
+                filled = fill(&mut reader, limits.idle_timeout) => filled,
+            },
+            Some(deadline) => {
+                let pause = DRAIN_PAUSE.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+                match tokio::time::timeout(pause, fill(&mut reader, None)).await {
+                    Ok(filled) => filled,
+                    Err(_) => return,
+                }
+            }
         };
         let buffer = match filled {
             Ok(buffer) => buffer,

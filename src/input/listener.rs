@@ -33,7 +33,8 @@ pub enum BindError {
 pub struct BoundSocket {
     pub listener: UnixListener,
     pub path: PathBuf,
-    file: SocketFile,
+    /// `None` for a socket passed by systemd, whose file systemd keeps across restarts.
+    file: Option<SocketFile>,
 }
 
 /// Removes a socket file when dropped, if it is still the one this process created.
@@ -56,7 +57,7 @@ impl Drop for SocketFile {
 impl BoundSocket {
     /// Splits the listener from the guard that removes the socket file, so the listener can
     /// move to a task.
-    pub fn into_parts(self) -> (UnixListener, SocketFile) {
+    pub fn into_parts(self) -> (UnixListener, Option<SocketFile>) {
         (self.listener, self.file)
     }
 }
@@ -99,7 +100,25 @@ pub fn bind(path: &Path, mode: u32) -> Result<BoundSocket, BindError> {
     listener.set_nonblocking(true).map_err(io_error("setting non-blocking mode"))?;
     let listener = UnixListener::from_std(listener).map_err(io_error("registering with the runtime"))?;
     let file = SocketFile { path: path.to_owned(), identity: (meta.dev(), meta.ino()) };
-    Ok(BoundSocket { listener, path: path.to_owned(), file })
+    Ok(BoundSocket { listener, path: path.to_owned(), file: Some(file) })
+}
+
+/// Uses a listening socket passed by systemd (socket activation) instead of binding one: it
+/// stays open across restarts of the daemon, so writers never see a refused connection.
+pub fn adopt(fd: std::os::fd::OwnedFd) -> Result<BoundSocket, BindError> {
+    let listener = std::os::unix::net::UnixListener::from(fd);
+    let path = listener
+        .local_addr()
+        .ok()
+        .and_then(|address| address.as_pathname().map(Path::to_owned))
+        .unwrap_or_else(|| PathBuf::from("(socket passed by systemd)"));
+    let io_error = |action: &'static str| {
+        let path = path.clone();
+        move |source| BindError::Io { path, action, source }
+    };
+    listener.set_nonblocking(true).map_err(io_error("setting non-blocking mode"))?;
+    let listener = UnixListener::from_std(listener).map_err(io_error("registering with the runtime"))?;
+    Ok(BoundSocket { listener, path, file: None })
 }
 
 /// Accepts clients until `stop` fires, each served on its own task (tracked by `tasks`), at

@@ -8,5 +8,5 @@ pub mod connection;
 pub mod listener;
 pub mod stats;
 
-pub use listener::{bind, serve, BoundSocket};
+pub use listener::{adopt, bind, serve, BoundSocket};
 pub use stats::InputStats;

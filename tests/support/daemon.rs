@@ -36,6 +36,7 @@ impl TestDaemon {
             daemon::run(
                 config,
                 daemon::ConfigSource::File(path),
+                Vec::new(),
                 async {
                     let _ = stopped.await;
                 },
