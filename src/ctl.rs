@@ -17,15 +17,29 @@ pub enum Command {
     History(String),
     Enable(String),
     Disable(String),
-    DeadLetters { sink: String, replay: bool },
+    DeadLetters {
+        sink: String,
+        replay: bool,
+    },
     EventTypes,
     Reload,
     Metrics,
+    /// Create a run-time sink from its keys (a JSON object).
+    Create {
+        sink: String,
+        keys: serde_json::Map<String, Value>,
+    },
+    /// Change keys of a run-time sink (`null` removes one).
+    Update {
+        sink: String,
+        keys: serde_json::Map<String, Value>,
+    },
+    Delete(String),
 }
 
 impl Command {
-    fn request(&self) -> (&'static str, String) {
-        match self {
+    fn request(&self) -> (&'static str, String, Vec<u8>) {
+        let (method, path) = match self {
             Command::Health => ("GET", "/v1/health".to_owned()),
             Command::Sinks => ("GET", "/v1/sinks".to_owned()),
             Command::Status(name) => ("GET", format!("/v1/sinks/{name}")),
@@ -38,15 +52,28 @@ impl Command {
             Command::EventTypes => ("GET", "/v1/event-types".to_owned()),
             Command::Reload => ("POST", "/v1/reload".to_owned()),
             Command::Metrics => ("GET", "/v1/metrics".to_owned()),
-        }
+            Command::Create { .. } => ("POST", "/v1/sinks".to_owned()),
+            Command::Update { sink, .. } => ("PATCH", format!("/v1/sinks/{sink}")),
+            Command::Delete(name) => ("DELETE", format!("/v1/sinks/{name}")),
+        };
+        let body = match self {
+            Command::Create { sink, keys } => {
+                let mut keys = keys.clone();
+                keys.insert("name".to_owned(), Value::String(sink.clone()));
+                serde_json::to_vec(&keys).unwrap_or_default()
+            }
+            Command::Update { keys, .. } => serde_json::to_vec(keys).unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        (method, path, body)
     }
 }
 
 /// Runs `command` against the control socket; returns the text to print and whether the
 /// daemon answered with success.
 pub async fn run(socket: &Path, command: &Command, json: bool) -> Result<(String, bool), String> {
-    let (method, path) = command.request();
-    let (status, body) = client::request(socket, method, &path).await?;
+    let (method, path, body) = command.request();
+    let (status, body) = client::request_with_body(socket, method, &path, body).await?;
     let ok = (200..300).contains(&status);
     if json || matches!(command, Command::Metrics) {
         return Ok((body, ok));
@@ -202,9 +229,14 @@ fn render(command: &Command, value: &Value) -> String {
                 list("unchanged")
             )
         }
-        Command::Status(_) | Command::Enable(_) | Command::Disable(_) | Command::Health | Command::Metrics => {
-            key_values(value, "")
-        }
+        Command::Delete(name) => format!("deleted {name}\n"),
+        Command::Status(_)
+        | Command::Enable(_)
+        | Command::Disable(_)
+        | Command::Health
+        | Command::Metrics
+        | Command::Create { .. }
+        | Command::Update { .. } => key_values(value, ""),
     }
 }
 

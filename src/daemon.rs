@@ -110,6 +110,9 @@ pub async fn run(
         handles: handles.clone(),
         started: std::time::Instant::now(),
         event_types: Arc::new(config.event_types.clone()),
+        sinks_dir: config.control.sinks_dir.clone(),
+        max_sinks: config.control.max_sinks,
+        changes: Arc::default(),
     };
     let control = input::bind(&config.control.socket, config.control.socket_mode)?;
     let control_path = control.path.clone();

@@ -86,6 +86,12 @@ enum CtlCommand {
     Reload,
     /// Metrics in the Prometheus text format.
     Metrics,
+    /// Create a run-time sink from a TOML or JSON file of its keys.
+    Create { name: String, file: PathBuf },
+    /// Change keys of a run-time sink from a TOML or JSON file (JSON null removes a key).
+    Update { name: String, file: PathBuf },
+    /// Delete a run-time sink.
+    Delete { name: String },
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +217,9 @@ fn ctl(args: CtlArgs) -> anyhow::Result<ExitCode> {
         CtlCommand::EventTypes => C::EventTypes,
         CtlCommand::Reload => C::Reload,
         CtlCommand::Metrics => C::Metrics,
+        CtlCommand::Create { name, file } => C::Create { sink: name, keys: read_keys(&file)? },
+        CtlCommand::Update { name, file } => C::Update { sink: name, keys: read_keys(&file)? },
+        CtlCommand::Delete { name } => C::Delete(name),
     };
     runtime()?.block_on(async move {
         match siem_relay::ctl::run(&socket, &command, args.json).await {
@@ -224,6 +233,20 @@ fn ctl(args: CtlArgs) -> anyhow::Result<ExitCode> {
             }
         }
     })
+}
+
+/// A sink's keys from a JSON file, or else a TOML file.
+fn read_keys(path: &std::path::Path) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if let Ok(serde_json::Value::Object(keys)) = serde_json::from_str(&text) {
+        return Ok(keys);
+    }
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{}: expected a JSON object or TOML keys", path.display()))?;
+    match serde_json::to_value(table)? {
+        serde_json::Value::Object(keys) => Ok(keys),
+        _ => anyhow::bail!("{}: expected keys", path.display()),
+    }
 }
 
 fn send(socket: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {

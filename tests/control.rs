@@ -100,7 +100,8 @@ async fn every_endpoint_answers_with_precise_json() {
         ("GET", "/v1/sinks/siem/history", 409, "is a tcp sink"),
         ("POST", "/v1/sinks/siem/enable", 409, "webhook"),
         ("GET", "/v1/nothing", 404, "no endpoint GET /v1/nothing"),
-        ("DELETE", "/v1/sinks/siem", 405, "use GET to read, POST to act"),
+        ("PUT", "/v1/sinks/siem", 405, "use GET to read, POST, PATCH or DELETE to act"),
+        ("DELETE", "/v1/sinks/siem", 409, "run-time sinks are off: set control.sinks_dir"),
     ] {
         let (status, body) = daemon.control(method, path).await;
         assert_eq!(status, code, "{method} {path}: {body}");
@@ -257,5 +258,102 @@ async fn ctl_prints_tables_and_json_and_other_users_are_refused() {
             assert!(text.contains("error (403): access refused"), "{text}");
         }
     }
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_time_sinks_are_created_changed_deleted_and_persisted() {
+    let main = StreamReceiver::tcp().await;
+    let extra = StreamReceiver::tcp().await;
+    let config = format!(
+        "[control]\nsinks_dir = \"{{dir}}/sinks.d\"\nmax_sinks = 3\n[egress]\nallow = [\"127.0.0.0/8\"]\n[sinks.main]\nformat = \"rfc5424\"\nurl = \"{}\"\n",
+        main.url("tcp")
+    );
+    let daemon = TestDaemon::start(&config).await;
+
+    // Create: validated like the TOML file, persisted as a drop-in, running at once.
+    let (status, created) = daemon
+        .control_with(
+            "POST",
+            "/v1/sinks",
+            serde_json::json!({"name": "extra", "format": "cef", "url": extra.url("tcp"), "events": ["finding_*"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["format"], "cef");
+    let dropin = daemon.dir.path().join("sinks.d/extra.toml");
+    assert!(std::fs::read_to_string(&dropin).expect("drop-in").contains("format = \"cef\""));
+    daemon.send(&numbered_events("finding_added", 2)).await;
+    assert!(eventually(WAIT, || extra.octet_frames().len() == 2).await);
+
+    // Refusals, each with a precise reason; a refused change leaves no file behind.
+    let (status, body) = daemon
+        .control_with(
+            "POST",
+            "/v1/sinks",
+            serde_json::json!({"name": "bad", "format": "cef", "url": "tcp://x", "colour": 1}),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("unknown field `colour`")), "{body}");
+    assert!(!daemon.dir.path().join("sinks.d/bad.toml").exists());
+    let (status, body) = daemon
+        .control_with("POST", "/v1/sinks", serde_json::json!({"name": "main", "format": "rfc5424", "url": "console"}))
+        .await;
+    assert_eq!((status, body["error"].as_str().is_some_and(|e| e.contains("exists already"))), (409, true), "{body}");
+    let (status, body) = daemon.control_with("PATCH", "/v1/sinks/main", serde_json::json!({"facility": "auth"})).await;
+    assert_eq!(status, 409);
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("read-only")), "{body}");
+    let (status, body) = daemon
+        .control_with("POST", "/v1/sinks", serde_json::json!({"name": "third", "format": "rfc5424", "url": "console"}))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = daemon
+        .control_with("POST", "/v1/sinks", serde_json::json!({"name": "fourth", "format": "rfc5424", "url": "console"}))
+        .await;
+    assert_eq!(status, 409);
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("max_sinks")), "{body}");
+    // The egress policy always applies: a webhook to a denied address is refused.
+    let (status, body) = daemon.control_with("DELETE", "/v1/sinks/third", serde_json::json!(null)).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = daemon
+        .control_with(
+            "POST",
+            "/v1/sinks",
+            serde_json::json!({"name": "metadata", "format": "json", "url": "http://169.254.169.254/latest"}),
+        )
+        .await;
+    assert_eq!(status, 422);
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("egress policy") && e.contains("metadata")), "{body}");
+
+    // Partial update: one key changed, one removed.
+    let (status, updated) = daemon
+        .control_with("PATCH", "/v1/sinks/extra", serde_json::json!({"cef_severity": "name", "events": null}))
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    daemon.send(r#"{"event":"scan_started","id":"s","severity":"high"}"#).await;
+    assert!(eventually(WAIT, || extra.octet_frames().len() == 3).await, "events filter removed");
+    let last = extra.octet_frames().pop().expect("frame");
+    assert!(String::from_utf8_lossy(&last).contains("|High|"), "severity as a name now");
+    let (_, kept) = daemon.stop_keeping_dir().await;
+
+    // Persisted: the configuration loads again with the run-time sink in it.
+    let restarted =
+        siem_relay::config::Config::load(&kept.path().join("siem-relay.toml")).expect("loads with drop-ins");
+    let names: Vec<&str> = restarted.sinks.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["extra", "main"]);
+    assert!(restarted.sinks.iter().find(|s| s.name == "extra").is_some_and(|s| s.dynamic));
+
+    // A restarted daemon runs it, and deleting it removes the file.
+    let dropins = kept.path().join("sinks.d");
+    let config = config.replace("{dir}/sinks.d", &dropins.display().to_string());
+    let daemon = TestDaemon::start(&config).await;
+    let (status, body) = daemon.control("GET", "/v1/sinks/extra").await;
+    assert_eq!((status, body["format"].as_str()), (200, Some("cef")));
+    let (status, _) = daemon.control_with("DELETE", "/v1/sinks/extra", serde_json::json!(null)).await;
+    assert_eq!(status, 200);
+    assert!(!dropins.join("extra.toml").exists());
+    let (status, _) = daemon.control("GET", "/v1/sinks/extra").await;
+    assert_eq!(status, 404);
     daemon.stop().await;
 }

@@ -46,7 +46,12 @@ impl Context<'_> {
     }
 }
 
-pub fn build(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Config, ConfigError> {
+pub fn build(
+    text: &str,
+    origin: &str,
+    base_dir: Option<&Path>,
+    dynamic_sinks: &[String],
+) -> Result<Config, ConfigError> {
     let file = parse_toml(text, origin)?;
     // The same text as plain TOML values, to fingerprint each sink's table.
     let raw: toml::Table = toml::from_str(text).unwrap_or_default();
@@ -73,7 +78,8 @@ pub fn build(text: &str, origin: &str, base_dir: Option<&Path>) -> Result<Config
         .into_iter()
         .map(|(name, sink)| {
             let raw_sink = raw.get("sinks").and_then(|sinks| sinks.get(&name));
-            build_sink(&cx, &hostname, &egress, name, sink, raw_sink).map(Arc::new)
+            let dynamic = dynamic_sinks.contains(&name);
+            build_sink(&cx, &hostname, &egress, name, sink, raw_sink, dynamic).map(Arc::new)
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Config {
@@ -123,7 +129,7 @@ fn build_input(cx: &Context<'_>, input: InputFile) -> Result<InputConfig, Config
 }
 
 fn build_control(cx: &Context<'_>, control: ControlFile, input_socket: &Path) -> Result<ControlConfig, ConfigError> {
-    let ControlFile { socket, socket_mode, admin_group, viewer_group, metrics_listen } = control;
+    let ControlFile { socket, socket_mode, admin_group, viewer_group, metrics_listen, sinks_dir, max_sinks } = control;
     let socket_is_explicit = socket.is_some();
     let socket = socket.map(|p| cx.path(p)).unwrap_or_else(|| default_control_socket(input_socket));
     let mode_text = socket_mode.unwrap_or_else(|| "0660".to_owned());
@@ -151,7 +157,19 @@ fn build_control(cx: &Context<'_>, control: ControlFile, input_socket: &Path) ->
             })
         })
         .transpose()?;
-    Ok(ControlConfig { socket, socket_is_explicit, socket_mode, access, metrics_listen })
+    let max_sinks = max_sinks.unwrap_or(64);
+    if max_sinks == 0 {
+        return Err(cx.error("control.max_sinks", "expected at least 1"));
+    }
+    Ok(ControlConfig {
+        socket,
+        socket_is_explicit,
+        socket_mode,
+        access,
+        metrics_listen,
+        sinks_dir: sinks_dir.map(|p| cx.path(p)),
+        max_sinks,
+    })
 }
 
 /// `control.sock` beside an event socket in a `siem-relay` directory (the systemd layout,
@@ -221,6 +239,7 @@ fn build_sink(
     name: String,
     sink: SinkFile,
     raw_sink: Option<&toml::Value>,
+    dynamic: bool,
 ) -> Result<SinkConfig, ConfigError> {
     let SinkFile {
         format,
@@ -365,6 +384,16 @@ fn build_sink(
             format!("expected at least backoff_initial_ms ({backoff_initial_ms}), found {backoff_max_ms}"),
         ));
     }
+    // Sinks created through the control API always go through the egress policy.
+    let egress_policy = match (dynamic, egress_policy) {
+        (true, Some(false)) => {
+            return Err(
+                cx.error(key("egress_policy"), "sinks created through the control API always apply the egress policy")
+            )
+        }
+        (true, _) if matches!(endpoint, Endpoint::Tcp(_) | Endpoint::Tls(_) | Endpoint::Udp(_)) => Some(true),
+        (_, setting) => setting,
+    };
     let egress = match (&endpoint, egress_policy) {
         (Endpoint::Http(_), Some(_)) => {
             return Err(cx.error(key("egress_policy"), "webhook sinks always apply the [egress] policy"))
@@ -428,6 +457,7 @@ fn build_sink(
     };
     let fingerprint = fingerprint(raw_sink, hostname, egress_policy_of_config, &referenced_files);
     Ok(SinkConfig {
+        dynamic,
         fingerprint,
         name,
         endpoint,

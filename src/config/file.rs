@@ -48,6 +48,10 @@ pub struct ControlFile {
     pub viewer_group: Option<String>,
     /// Also serve `GET /metrics` over plain HTTP on this TCP address (e.g. `127.0.0.1:9464`).
     pub metrics_listen: Option<String>,
+    /// Directory of run-time sinks (drop-in files) the control API manages; unset: off.
+    pub sinks_dir: Option<PathBuf>,
+    /// Most sinks in all that the control API lets exist (default 64).
+    pub max_sinks: Option<usize>,
 }
 
 /// `[egress]`: the SSRF guard's allow list.

@@ -3,6 +3,7 @@
 //! (`error.rs`).
 
 mod build;
+pub mod dropins;
 mod encoder;
 mod error;
 pub mod file;
@@ -46,6 +47,10 @@ pub struct ControlConfig {
     pub socket_is_explicit: bool,
     pub socket_mode: u32,
     pub access: crate::control::auth::AccessPolicy,
+    /// Where run-time sinks are kept (`control.sinks_dir`); `None` turns them off.
+    pub sinks_dir: Option<PathBuf>,
+    /// Most sinks in all (main configuration and run-time) the API lets exist.
+    pub max_sinks: usize,
     pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
@@ -62,6 +67,8 @@ pub struct InputConfig {
 /// One sink, validated: everything static about its output is already built.
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
+    /// Created through the control API (a drop-in file): it may be changed and deleted there.
+    pub dynamic: bool,
     /// Identifies this configuration (TOML, global settings, referenced files): a reload keeps
     /// a sink whose fingerprint did not change.
     pub fingerprint: [u8; 32],
@@ -104,7 +111,12 @@ impl Config {
             key: String::new(),
             message: format!("cannot read the file: {error}"),
         })?;
-        build::build(&text, &origin, path.parent())
+        let merged = dropins::merge(&text, &origin, path.parent())?;
+        let names: Vec<String> = merged.dropins.iter().map(|(name, _)| name.clone()).collect();
+        let mut config = build::build(&merged.text, &origin, path.parent(), &names)
+            .map_err(|e| dropins::locate(e, &merged.dropins))?;
+        config.control.sinks_dir = merged.sinks_dir;
+        Ok(config)
     }
 
     /// The embedded default configuration.
@@ -115,6 +127,6 @@ impl Config {
     /// Parses and validates configuration text; `origin` names it in errors. Relative paths
     /// in it are taken relative to the working directory.
     pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
-        build::build(text, origin, None)
+        build::build(text, origin, None, &[])
     }
 }

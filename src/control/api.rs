@@ -5,6 +5,9 @@
 //! | GET | `/v1/health` | viewer | liveness and a summary |
 //! | GET | `/v1/sinks` | viewer | every sink, newest first |
 //! | GET | `/v1/sinks/NAME` | viewer | one sink's status |
+//! | POST | `/v1/sinks` | admin | create a run-time sink (JSON body: `name` and the sink's keys) |
+//! | PATCH | `/v1/sinks/NAME` | admin | change keys of a run-time sink (`null` removes a key) |
+//! | DELETE | `/v1/sinks/NAME` | admin | delete a run-time sink |
 //! | GET | `/v1/sinks/NAME/history` | viewer | webhook delivery attempts, newest first |
 //! | GET | `/v1/sinks/NAME/dead-letters` | viewer | webhook dead letters |
 //! | POST | `/v1/sinks/NAME/dead-letters/replay` | admin | put dead letters back in the queue |
@@ -34,6 +37,11 @@ pub struct ControlState {
     pub started: Instant,
     /// `[event_types]` of the configuration the daemon started with.
     pub event_types: Arc<BTreeMap<String, String>>,
+    /// Where run-time sinks are kept (`None`: they are off).
+    pub sinks_dir: Option<std::path::PathBuf>,
+    pub max_sinks: usize,
+    /// Run-time sink changes happen one at a time.
+    pub changes: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// An answer: status, content type and body.
@@ -45,23 +53,26 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn json(status: u16, value: Value) -> Answer {
+    pub(super) fn json(status: u16, value: Value) -> Answer {
         let mut body = serde_json::to_string_pretty(&value).unwrap_or_default();
         body.push('\n');
         Answer { status, content_type: "application/json", body }
     }
 
-    fn error(status: u16, message: impl Into<String>) -> Answer {
+    pub(super) fn error(status: u16, message: impl Into<String>) -> Answer {
         Answer::json(status, json!({ "error": message.into() }))
     }
 }
 
 /// Answers one request from a caller with `role`.
-pub async fn handle(state: &ControlState, role: Role, method: &str, path: &str) -> Answer {
+pub async fn handle(state: &ControlState, role: Role, method: &str, path: &str, body: &[u8]) -> Answer {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    let write = method == "POST";
-    if !matches!(method, "GET" | "POST") {
-        return Answer::error(405, format!("method {method} is not supported: use GET to read, POST to act"));
+    let write = method != "GET";
+    if !matches!(method, "GET" | "POST" | "PATCH" | "DELETE") {
+        return Answer::error(
+            405,
+            format!("method {method} is not supported: use GET to read, POST, PATCH or DELETE to act"),
+        );
     }
     if write && role < Role::Admin {
         return Answer::error(403, "this needs the admin role (root, the daemon's user, or control.admin_group)");
@@ -73,6 +84,9 @@ pub async fn handle(state: &ControlState, role: Role, method: &str, path: &str) 
             Answer::json(200, Value::Array(sinks.iter().map(sink_status).collect()))
         }
         ("GET", ["v1", "sinks", name]) => with_sink(state, name, |sink| Answer::json(200, sink_status(sink))).await,
+        ("POST", ["v1", "sinks"]) => super::sinks::create(state, body).await,
+        ("PATCH", ["v1", "sinks", name]) => super::sinks::update(state, name, body).await,
+        ("DELETE", ["v1", "sinks", name]) => super::sinks::delete(state, name).await,
         ("GET", ["v1", "sinks", name, "history"]) => {
             with_webhook(state, name, |sink, http| {
                 Answer::json(200, json!({ "sink": sink.config.name, "attempts": http.history.newest_first() }))

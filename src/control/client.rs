@@ -4,12 +4,22 @@
 use std::path::Path;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 
 /// Sends `method path` and returns the status and body.
 pub async fn request(socket: &Path, method: &str, path: &str) -> Result<(u16, String), String> {
+    request_with_body(socket, method, path, Vec::new()).await
+}
+
+/// Sends `method path` with a JSON `body` and returns the status and body.
+pub async fn request_with_body(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<(u16, String), String> {
     let stream =
         UnixStream::connect(socket).await.map_err(|e| format!("cannot connect to {}: {e}", socket.display()))?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
@@ -20,7 +30,8 @@ pub async fn request(socket: &Path, method: &str, path: &str) -> Result<(u16, St
         .method(method)
         .uri(path)
         .header(hyper::header::HOST, "siem-relay")
-        .body(Empty::<Bytes>::new())
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
     let response = sender.send_request(request).await.map_err(|e| format!("control request failed: {e}"))?;
     let status = response.status().as_u16();

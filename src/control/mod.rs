@@ -6,3 +6,4 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod server;
+pub mod sinks;

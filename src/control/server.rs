@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, UnixListener};
@@ -49,9 +49,17 @@ pub async fn serve_unix(listener: UnixListener, state: ControlState, access: Acc
             let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 let state = state.clone();
                 async move {
-                    let answer = match role {
-                        Some(role) => api::handle(&state, role, request.method().as_str(), request.uri().path()).await,
-                        None => Answer {
+                    let method = request.method().as_str().to_owned();
+                    let path = request.uri().path().to_owned();
+                    // Request bodies are sink definitions: a megabyte is plenty.
+                    let body = http_body_util::Limited::new(request.into_body(), 1 << 20)
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes());
+                    let answer = match (role, body) {
+                        (_, Err(_)) => Answer { status: 413, content_type: "application/json", body: "{\"error\": \"request body too large or unreadable\"}\n".to_owned() },
+                        (Some(role), Ok(body)) => api::handle(&state, role, &method, &path, &body).await,
+                        (None, Ok(_)) => Answer {
                             status: 403,
                             content_type: "application/json",
                             body: "{\"error\": \"access refused: the control API is for root, the daemon's user, and the members of control.admin_group or control.viewer_group\"}\n".to_owned(),
@@ -80,7 +88,7 @@ pub async fn serve_metrics(listener: TcpListener, state: ControlState, stop: Can
                 let state = state.clone();
                 async move {
                     let answer = if request.method() == hyper::Method::GET && request.uri().path() == "/metrics" {
-                        api::handle(&state, Role::Viewer, "GET", "/metrics").await
+                        api::handle(&state, Role::Viewer, "GET", "/metrics", &[]).await
                     } else {
                         Answer {
                             status: 404,

@@ -66,6 +66,15 @@ impl TestDaemon {
         (status, value)
     }
 
+    /// A control API request with a JSON body.
+    pub async fn control_with(&self, method: &str, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        let body = serde_json::to_vec(&body).expect("json");
+        let (status, text) = siem_relay::control::client::request_with_body(&self.control_socket(), method, path, body)
+            .await
+            .expect("control request");
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+
     /// Replaces the config file (same `{dir}` substitution) and reloads it.
     pub async fn reload(&self, config: &str) -> Result<siem_relay::pipeline::ReloadSummary, String> {
         let text = config.replace("{dir}", &self.dir.path().display().to_string());
@@ -76,6 +85,15 @@ impl TestDaemon {
     /// Sends NDJSON text over one connection and returns the daemon's verdict.
     pub async fn send(&self, text: &str) -> SendOutcome {
         client::send(&self.socket, text.as_bytes()).await.expect("send failed")
+    }
+
+    /// Stops the daemon and keeps its directory (config, drop-ins) for a restart.
+    pub async fn stop_keeping_dir(mut self) -> (Report, tempfile::TempDir) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let report = (&mut self.task).await.expect("daemon task panicked");
+        (report, self.dir)
     }
 
     /// Stops the daemon (as SIGTERM would) and returns its report.
