@@ -357,3 +357,57 @@ async fn run_time_sinks_are_created_changed_deleted_and_persisted() {
     assert_eq!(status, 404);
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_may_read_but_not_change_and_bad_bodies_are_refused() {
+    let syslog = StreamReceiver::tcp().await;
+    let hook = HttpReceiver::start(vec![]).await;
+    // `nobody`'s primary group on Debian is `nogroup`: make it the viewer group.
+    let daemon = daemon(
+        &syslog,
+        &hook,
+        "[control]\nsocket_mode = \"0666\"\nviewer_group = \"nogroup\"\nsinks_dir = \"{dir}/sinks.d\"",
+    )
+    .await;
+    let is_root =
+        std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false);
+    if is_root && std::path::Path::new("/usr/sbin/runuser").exists() {
+        let socket = daemon.control_socket();
+        let as_nobody = |args: &'static [&'static str]| {
+            let socket = socket.clone();
+            tokio::task::spawn_blocking(move || {
+                Command::new("/usr/sbin/runuser")
+                    .args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_siem-relay"), "ctl", "--socket"])
+                    .arg(&socket)
+                    .args(args)
+                    .output()
+                    .expect("runuser")
+            })
+        };
+        let read = as_nobody(&["health"]).await.expect("join");
+        assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stdout));
+        let write = as_nobody(&["reload"]).await.expect("join");
+        assert_eq!(write.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&write.stdout).contains("error (403): this needs the admin role"));
+    } else {
+        eprintln!("skipped the viewer part: needs root and runuser");
+    }
+    for (body, needle) in [
+        (&b"not json"[..], "expected a JSON object"),
+        (b"[1,2]", "expected a JSON object"),
+        (b"{\"format\":\"cef\"}", "expected \"name\""),
+        (b"{\"name\":\"x\",\"queue\":{\"max_events\":null}}", "no null inside"),
+    ] {
+        let (status, text) = siem_relay::control::client::request_with_body(
+            &daemon.control_socket(),
+            "POST",
+            "/v1/sinks",
+            body.to_vec(),
+        )
+        .await
+        .expect("request");
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains(needle), "{text}");
+    }
+    daemon.stop().await;
+}
