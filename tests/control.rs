@@ -407,7 +407,8 @@ async fn a_viewer_may_read_but_not_change_and_bad_bodies_are_refused() {
         .await
         .expect("request");
         assert_eq!(status, 400, "{text}");
-        assert!(text.contains(needle), "{text}");
+        let error: Value = serde_json::from_str(&text).expect("JSON error");
+        assert!(error["error"].as_str().is_some_and(|e| e.contains(needle)), "{text}");
     }
     daemon.stop().await;
 }
