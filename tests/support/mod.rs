@@ -9,6 +9,7 @@ pub mod certs;
 pub mod daemon;
 pub mod http_receiver;
 pub mod listeners;
+pub mod provision;
 pub mod receivers;
 pub mod rfc5424_strict;
 pub mod webhook_verifier;

@@ -460,15 +460,17 @@ impl Receiver {
         }
     }
 
-    /// Like [`Receiver::start_with`], but every failure (including missing binaries, also
-    /// under `CI`) is an `Err`.
+    /// Like [`Receiver::start_with`], but every failure is an `Err` (binaries must already be
+    /// available: see [`ensure_available`]).
     pub fn try_start_with(
         kind: Kind,
         transport: Transport,
         workdir: &Path,
         options: Options,
     ) -> Result<Receiver, String> {
-        provision_if_missing(kind)?;
+        if let Some(why) = missing(kind) {
+            return Err(format!("{} is not available ({why})", kind.name()));
+        }
         fs::create_dir_all(workdir).map_err(|e| format!("cannot create work dir {}: {e}", workdir.display()))?;
         let workdir = workdir.canonicalize().map_err(|e| format!("cannot resolve {}: {e}", workdir.display()))?;
         let transport = match transport {
@@ -1032,61 +1034,10 @@ fn missing(kind: Kind) -> Option<String> {
     }
 }
 
-static PROVISIONED: OnceLock<Result<(), String>> = OnceLock::new();
-
-fn run_provision() -> Result<(), String> {
-    let script = repo_root().join("tests/interop/provision.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} failed ({}):\n{}{}",
-            script.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-fn in_ci() -> bool {
-    match std::env::var("CI") {
-        Ok(v) => !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"),
-        Err(_) => false,
-    }
-}
-
-/// Runs provision.sh (once per process) if `kind` is missing; `Err` if still missing.
-fn provision_if_missing(kind: Kind) -> Result<(), String> {
-    if missing(kind).is_none() {
-        return Ok(());
-    }
-    let provision = PROVISIONED.get_or_init(run_provision).clone();
-    match missing(kind) {
-        None => Ok(()),
-        Some(what) => {
-            let detail = match provision {
-                Ok(()) => String::new(),
-                Err(e) => format!("; provisioning: {e}"),
-            };
-            Err(format!("{} is not available ({what}){detail}; run tests/interop/provision.sh", kind.name()))
-        }
-    }
-}
-
 /// Makes sure `kind` can be run: runs tests/interop/provision.sh once per process if a
 /// binary is missing. `Err` if it is still missing; panics instead when `CI` is set.
 pub fn ensure_available(kind: Kind) -> Result<(), String> {
-    match provision_if_missing(kind) {
-        Ok(()) => Ok(()),
-        Err(msg) if in_ci() => panic!("CI is set but {msg}"),
-        Err(msg) => Err(msg),
-    }
+    super::provision::ensure(kind.name(), || missing(kind))
 }
 
 // ------------------------------------------------------------ ports & procs ---

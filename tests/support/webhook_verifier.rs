@@ -39,7 +39,6 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
@@ -93,58 +92,11 @@ pub fn available() -> bool {
     missing().is_none()
 }
 
-static PROVISIONED: OnceLock<Result<(), String>> = OnceLock::new();
-
-fn run_provision() -> Result<(), String> {
-    let script = repo_root().join("tests/interop/provision.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} failed ({}):\n{}{}",
-            script.display(),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
-fn in_ci() -> bool {
-    match std::env::var("CI") {
-        Ok(v) => !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"),
-        Err(_) => false,
-    }
-}
-
 /// Makes sure the verifier can run: runs `tests/interop/provision.sh` once per process if it
 /// cannot. `Err` if it still cannot (the test should print `skipped: <err>` and return);
 /// panics instead when `CI` is set, so that a missing verifier never looks like a skip.
 pub fn ensure_available() -> Result<(), String> {
-    if missing().is_none() {
-        return Ok(());
-    }
-    let provision = PROVISIONED.get_or_init(run_provision).clone();
-    match missing() {
-        None => Ok(()),
-        Some(what) => {
-            let detail = match provision {
-                Ok(()) => String::new(),
-                Err(e) => format!("; provisioning: {e}"),
-            };
-            let msg =
-                format!("independent webhook verifier not available ({what}){detail}; run tests/interop/provision.sh");
-            if in_ci() {
-                panic!("CI is set but {msg}");
-            }
-            Err(msg)
-        }
-    }
+    super::provision::ensure("the Standard Webhooks verifier", missing)
 }
 
 // -------------------------------------------------------------------- verifying ---
