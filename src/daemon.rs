@@ -124,6 +124,14 @@ pub async fn run(
         config.control.access.clone(),
         stop_control.clone(),
     ));
+    if let Some(tcp) = &config.control.tcp {
+        let listener = tokio::net::TcpListener::bind(tcp.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("control.listen {}: {e}", tcp.listen))?;
+        info!(address = %tcp.listen, tokens = tcp.tokens.len(), "control API over TLS");
+        let tokens = Arc::new(tcp.tokens.clone());
+        tokio::spawn(server::serve_tls(listener, tcp.tls.clone(), tokens, control_state.clone(), stop_control.clone()));
+    }
     if let Some(address) = config.control.metrics_listen {
         let listener = tokio::net::TcpListener::bind(address)
             .await

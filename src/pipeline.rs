@@ -148,6 +148,7 @@ impl Pipeline {
                         state
                     });
                     let route = new_route(sink, current.route.queue.clone(), current.route.stats.clone(), http);
+                    route.pause.set(current.route.pause.is_paused());
                     current.handover.cancel();
                     let handover = CancellationToken::new();
                     let task = spawn_worker(
@@ -229,6 +230,7 @@ fn new_route(
         queue,
         stats,
         http,
+        pause: Arc::default(),
         drop_log: LogLimiter::default(),
     })
 }
@@ -252,7 +254,7 @@ fn spawn_worker(
         let (queue, stats) = (route.queue.clone(), route.stats.clone());
         match &route.http {
             Some(state) => sink::http::run(config, queue, stats, state.clone(), abort, handover).await,
-            None => sink::run(config, queue, stats, abort, handover).await,
+            None => sink::run(config, queue, stats, abort, handover, route.pause.clone()).await,
         }
     })
 }

@@ -66,6 +66,8 @@ pub struct Route {
     pub stats: Arc<SinkStats>,
     /// Breaker, history and dead letters of a webhook sink.
     pub http: Option<Arc<crate::sink::http::HttpSinkState>>,
+    /// The operator's pause switch (other sinks; webhooks use their breaker).
+    pub pause: Arc<crate::sink::pause::Pause>,
     /// Rate-limits the "dropping events" warning of this sink.
     pub drop_log: LogLimiter,
 }

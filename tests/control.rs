@@ -87,18 +87,28 @@ async fn every_endpoint_answers_with_precise_json() {
     let (status, enabled) = daemon.control("POST", "/v1/sinks/hook/enable").await;
     assert_eq!((status, enabled["state"].as_str(), enabled["breaker"].as_str()), (200, Some("active"), Some("closed")));
 
+    // Other sinks pause: events wait in the queue and flow again once enabled.
+    let (status, paused) = daemon.control("POST", "/v1/sinks/siem/disable").await;
+    assert_eq!((status, paused["state"].as_str()), (200, Some("deactivated")));
+    daemon.send(&numbered_events("scan_started", 2)).await;
+    let siem_stats = daemon.sink_stats("siem");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(daemon.queue_depth("siem").0, 2, "paused: the events wait");
+    let (status, _) = daemon.control("POST", "/v1/sinks/siem/enable").await;
+    assert_eq!(status, 200);
+    assert!(eventually(WAIT, || get(&siem_stats.delivered) == 6).await, "{}", siem_stats.summary());
+
     let (status, types) = daemon.control("GET", "/v1/event-types").await;
     assert_eq!(status, 200);
     let types = types["event_types"].as_array().expect("types");
     let finding = types.iter().find(|t| t["type"] == "finding_added").expect("configured type");
     assert_eq!((finding["seen"].as_u64(), finding["configured"].as_bool()), (Some(3), Some(true)));
-    assert!(types.iter().any(|t| t["type"] == "scan_started" && t["seen"] == 0));
+    assert!(types.iter().any(|t| t["type"] == "scan_started" && t["seen"] == 2));
     assert!(types.iter().any(|t| t["type"] == "unknown_type" && t["configured"] == false));
 
     for (method, path, code, needle) in [
         ("GET", "/v1/sinks/nope", 404, "no sink named \"nope\""),
         ("GET", "/v1/sinks/siem/history", 409, "is a tcp sink"),
-        ("POST", "/v1/sinks/siem/enable", 409, "webhook"),
         ("GET", "/v1/nothing", 404, "no endpoint GET /v1/nothing"),
         ("PUT", "/v1/sinks/siem", 405, "use GET to read, POST, PATCH or DELETE to act"),
         ("DELETE", "/v1/sinks/siem", 409, "run-time sinks are off: set control.sinks_dir"),
@@ -410,5 +420,61 @@ async fn a_viewer_may_read_but_not_change_and_bad_bodies_are_refused() {
         let error: Value = serde_json::from_str(&text).expect("JSON error");
         assert!(error["error"].as_str().is_some_and(|e| e.contains(needle)), "{text}");
     }
+    daemon.stop().await;
+}
+
+/// One HTTPS request to the control TLS listener, trusting `ca`.
+async fn https(port: u16, ca: &std::path::Path, method: &str, path: &str, token: Option<&str>) -> u16 {
+    use http_body_util::Empty;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("ca") {
+        roots.add(cert.expect("cert")).expect("add");
+    }
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("name");
+    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config)).connect(name, tcp).await.expect("TLS");
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await.expect("http");
+    tokio::spawn(connection);
+    let mut request = hyper::Request::builder().method(method).uri(path).header("host", "relay");
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response =
+        sender.send_request(request.body(Empty::<bytes::Bytes>::new()).expect("request")).await.expect("response");
+    response.status().as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tls_listener_takes_bearer_tokens_with_roles() {
+    use sha2::Digest;
+    let syslog = StreamReceiver::tcp().await;
+    let hook = HttpReceiver::start(vec![]).await;
+    let certs = tempfile::tempdir().expect("tempdir");
+    let pki = crate::support::certs::Pki::new(certs.path(), &["127.0.0.1"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let hash = |token: &str| sha2::Sha256::digest(token).iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let control = format!(
+        "[control]\nlisten = \"127.0.0.1:{port}\"\ntls = {{ cert_file = \"{}\", key_file = \"{}\" }}\ntokens = [{{ sha256 = \"{}\", role = \"admin\", name = \"ops\" }}, {{ sha256 = \"{}\", role = \"viewer\" }}]",
+        pki.server_cert_file.display(),
+        pki.server_key_file.display(),
+        hash("admin-token"),
+        hash("viewer-token"),
+    );
+    let daemon = daemon(&syslog, &hook, &control).await;
+    let ca = pki.ca_file.clone();
+    assert_eq!(https(port, &ca, "GET", "/v1/health", Some("viewer-token")).await, 200);
+    assert_eq!(https(port, &ca, "GET", "/v1/health", Some("admin-token")).await, 200);
+    assert_eq!(https(port, &ca, "GET", "/v1/health", None).await, 401);
+    assert_eq!(https(port, &ca, "GET", "/v1/health", Some("guess")).await, 401);
+    assert_eq!(https(port, &ca, "POST", "/v1/reload", Some("viewer-token")).await, 403);
+    assert_eq!(https(port, &ca, "POST", "/v1/reload", Some("admin-token")).await, 200);
     daemon.stop().await;
 }

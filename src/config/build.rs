@@ -8,11 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::encoder::{build_encoder, format_defaults, FormatKeys};
-use super::file::{ConfigFile, ControlFile, EgressFile, InputFile, QueueFile, SeverityValue, SinkFile, TlsFile};
+use super::file::{
+    ConfigFile, ControlFile, ControlTlsFile, EgressFile, InputFile, QueueFile, SeverityValue, SinkFile, TlsFile,
+    TokenFile,
+};
 use super::http::{build_http, HttpKeys};
-use super::ControlConfig;
 use super::{Config, ConfigError, InputConfig, SinkConfig};
-use crate::control::auth::{group_id, own_uid, AccessPolicy};
+use super::{ControlConfig, ControlTcp};
+use crate::control::auth::{group_id, own_uid, AccessPolicy, Role, Token};
 use crate::encode::rfc5424;
 use crate::encode::syslog::is_printusascii;
 use crate::glob::Glob;
@@ -129,7 +132,18 @@ fn build_input(cx: &Context<'_>, input: InputFile) -> Result<InputConfig, Config
 }
 
 fn build_control(cx: &Context<'_>, control: ControlFile, input_socket: &Path) -> Result<ControlConfig, ConfigError> {
-    let ControlFile { socket, socket_mode, admin_group, viewer_group, metrics_listen, sinks_dir, max_sinks } = control;
+    let ControlFile {
+        socket,
+        socket_mode,
+        admin_group,
+        viewer_group,
+        metrics_listen,
+        sinks_dir,
+        max_sinks,
+        listen,
+        tls,
+        tokens,
+    } = control;
     let socket_is_explicit = socket.is_some();
     let socket = socket.map(|p| cx.path(p)).unwrap_or_else(|| default_control_socket(input_socket));
     let mode_text = socket_mode.unwrap_or_else(|| "0660".to_owned());
@@ -161,7 +175,19 @@ fn build_control(cx: &Context<'_>, control: ControlFile, input_socket: &Path) ->
     if max_sinks == 0 {
         return Err(cx.error("control.max_sinks", "expected at least 1"));
     }
+    let tcp = match (listen, tls) {
+        (None, None) if tokens.is_empty() => None,
+        (None, _) => return Err(cx.error("control.listen", "control.tls and control.tokens need control.listen")),
+        (Some(_), None) => {
+            return Err(cx.error(
+                "control.tls",
+                "the TCP listener needs { cert_file, key_file }: tokens never travel in clear text",
+            ))
+        }
+        (Some(listen), Some(tls)) => Some(build_control_tcp(cx, &listen, tls, tokens)?),
+    };
     Ok(ControlConfig {
+        tcp,
         socket,
         socket_is_explicit,
         socket_mode,
@@ -170,6 +196,61 @@ fn build_control(cx: &Context<'_>, control: ControlFile, input_socket: &Path) ->
         sinks_dir: sinks_dir.map(|p| cx.path(p)),
         max_sinks,
     })
+}
+
+fn build_control_tcp(
+    cx: &Context<'_>,
+    listen: &str,
+    tls: ControlTlsFile,
+    tokens: Vec<TokenFile>,
+) -> Result<ControlTcp, ConfigError> {
+    use rustls::pki_types::pem::PemObject;
+    let listen = listen.parse::<std::net::SocketAddr>().map_err(|_| {
+        cx.error("control.listen", format!("expected an address such as 127.0.0.1:9443, found {listen:?}"))
+    })?;
+    let ControlTlsFile { cert_file, key_file } = tls;
+    let (cert_file, key_file) = (cx.path(cert_file), cx.path(key_file));
+    let chain = rustls::pki_types::CertificateDer::pem_file_iter(&cert_file)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|_| {
+            cx.error("control.tls.cert_file", format!("cannot read PEM certificates from {}", cert_file.display()))
+        })?;
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key_file).map_err(|_| {
+        cx.error("control.tls.key_file", format!("cannot read a PEM private key from {}", key_file.display()))
+    })?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| cx.error("control.tls", e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| cx.error("control.tls.key_file", format!("certificate and key do not fit together: {e}")))?;
+    if tokens.is_empty() {
+        return Err(cx.error(
+            "control.tokens",
+            "the TCP listener needs at least one token: [{ sha256 = \"...\", role = \"viewer\" }]",
+        ));
+    }
+    let tokens = tokens
+        .into_iter()
+        .enumerate()
+        .map(|(index, TokenFile { sha256, role, name })| {
+            let key = format!("control.tokens[{index}]");
+            let hash = crate::transport::tls::parse_pin(&sha256).ok_or_else(|| {
+                cx.error(format!("{key}.sha256"), "expected the token's SHA-256 as 64 hex digits (sha256sum prints it)")
+            })?;
+            let role = match role.as_str() {
+                "admin" => Role::Admin,
+                "viewer" => Role::Viewer,
+                other => {
+                    return Err(
+                        cx.error(format!("{key}.role"), format!("expected \"admin\" or \"viewer\", found {other:?}"))
+                    )
+                }
+            };
+            Ok(Token { sha256: hash, role, name: name.unwrap_or_else(|| format!("token {index}")) })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ControlTcp { listen, tls: Arc::new(config), tokens })
 }
 
 /// `control.sock` beside an event socket in a `siem-relay` directory (the systemd layout,

@@ -52,6 +52,31 @@ pub struct ControlFile {
     pub sinks_dir: Option<PathBuf>,
     /// Most sinks in all that the control API lets exist (default 64).
     pub max_sinks: Option<usize>,
+    /// Also serve the control API over TLS on this TCP address, for bearer tokens.
+    pub listen: Option<String>,
+    /// The TCP listener's certificate and key (PEM); required with `listen`.
+    pub tls: Option<ControlTlsFile>,
+    /// Bearer tokens for the TCP listener, stored only as SHA-256 hashes.
+    #[serde(default)]
+    pub tokens: Vec<TokenFile>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlTlsFile {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// A bearer token: the hex SHA-256 of the token, and the role it carries.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenFile {
+    pub sha256: String,
+    /// `admin` or `viewer`.
+    pub role: String,
+    /// Who holds it, for the log.
+    pub name: Option<String>,
 }
 
 /// `[egress]`: the SSRF guard's allow list.

@@ -52,6 +52,26 @@ pub struct ControlConfig {
     /// Most sinks in all (main configuration and run-time) the API lets exist.
     pub max_sinks: usize,
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The TLS listener for bearer tokens, if configured.
+    pub tcp: Option<ControlTcp>,
+}
+
+/// The control API over TLS on TCP, authenticated with bearer tokens.
+#[derive(Clone)]
+pub struct ControlTcp {
+    pub listen: std::net::SocketAddr,
+    pub tls: Arc<rustls::ServerConfig>,
+    pub tokens: Vec<crate::control::auth::Token>,
+}
+
+impl std::fmt::Debug for ControlTcp {
+    // The server config holds a private key and tokens are secrets: neither is printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlTcp")
+            .field("listen", &self.listen)
+            .field("tokens", &self.tokens.len())
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -12,8 +12,8 @@
 //! | GET | `/v1/sinks/NAME/dead-letters` | viewer | webhook dead letters |
 //! | POST | `/v1/sinks/NAME/dead-letters/replay` | admin | put dead letters back in the queue |
 //! | POST | `/v1/sinks/NAME/test` | admin | send a test delivery |
-//! | POST | `/v1/sinks/NAME/enable` | admin | re-activate a webhook sink, reset its counters |
-//! | POST | `/v1/sinks/NAME/disable` | admin | deactivate a webhook sink |
+//! | POST | `/v1/sinks/NAME/enable` | admin | re-activate a sink (webhooks: reset the breaker) |
+//! | POST | `/v1/sinks/NAME/disable` | admin | stop delivering; events wait in the queue |
 //! | GET | `/v1/event-types` | viewer | configured and seen event types |
 //! | POST | `/v1/reload` | admin | reload the configuration |
 //! | GET | `/v1/metrics` | viewer | Prometheus text format |
@@ -133,12 +133,15 @@ pub async fn handle(state: &ControlState, role: Role, method: &str, path: &str, 
             }
         }
         ("POST", ["v1", "sinks", name, action @ ("enable" | "disable")]) => {
-            with_webhook(state, name, |sink, http| {
-                if *action == "enable" {
-                    http.breaker.enable();
-                } else {
-                    http.breaker.deactivate("disabled by an operator");
+            with_sink(state, name, |sink| {
+                let enable = *action == "enable";
+                match &sink.route.http {
+                    // Webhooks: the breaker; enabling also resets its failure counters.
+                    Some(http) if enable => http.breaker.enable(),
+                    Some(http) => http.breaker.deactivate("disabled by an operator"),
+                    None => sink.route.pause.set(!enable),
                 }
+                tracing::info!(sink = %sink.config.name, "{action}d by an operator");
                 Answer::json(200, sink_status(sink))
             })
             .await
@@ -247,7 +250,8 @@ pub fn sink_status(sink: &SinkView) -> Value {
     let get = SinkStats::get;
     let (events, bytes) = sink.route.queue.depth();
     let breaker = sink.route.http.as_ref().map(|h| h.breaker.state());
-    let deactivated = breaker == Some(crate::sink::http::breaker::BreakerState::Deactivated);
+    let deactivated =
+        breaker == Some(crate::sink::http::breaker::BreakerState::Deactivated) || sink.route.pause.is_paused();
     let last_error = stats.last_error().map(|(time, error)| json!({ "time": time, "error": error }));
     json!({
         "name": sink.config.name,

@@ -17,6 +17,30 @@ pub enum Role {
     Admin,
 }
 
+/// A bearer token accepted on the TCP listener: its SHA-256 and the role it carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    pub sha256: [u8; 32],
+    pub role: Role,
+    pub name: String,
+}
+
+/// The role of an `Authorization: Bearer ...` header value, or `None`. Every configured hash is
+/// compared in full, in constant time, so timing tells nothing about how close a guess was.
+pub fn bearer_role(tokens: &[Token], authorization: Option<&str>) -> Option<Role> {
+    use sha2::{Digest, Sha256};
+    let presented = authorization?.strip_prefix("Bearer ")?.trim();
+    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    let mut found = None;
+    for token in tokens {
+        let difference = token.sha256.iter().zip(&digest).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        if difference == 0 {
+            found = Some(token.role);
+        }
+    }
+    found
+}
+
 /// The groups that grant roles, resolved to gids when the config is built.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccessPolicy {
@@ -131,6 +155,18 @@ mod tests {
         assert_eq!(policy.role(&caller(1003, &[1003])), None);
         let nobody_configured = AccessPolicy { admin_gid: None, viewer_gid: None, own_uid: 500 };
         assert_eq!(nobody_configured.role(&caller(1000, &[900, 901])), None);
+    }
+
+    #[test]
+    fn bearer_tokens_are_matched_by_hash() {
+        use sha2::{Digest, Sha256};
+        let token = |secret: &str, role| Token { sha256: Sha256::digest(secret).into(), role, name: String::new() };
+        let tokens = [token("admin-secret", Role::Admin), token("viewer-secret", Role::Viewer)];
+        assert_eq!(bearer_role(&tokens, Some("Bearer admin-secret")), Some(Role::Admin));
+        assert_eq!(bearer_role(&tokens, Some("Bearer viewer-secret")), Some(Role::Viewer));
+        assert_eq!(bearer_role(&tokens, Some("Bearer guess")), None);
+        assert_eq!(bearer_role(&tokens, Some("Basic admin-secret")), None);
+        assert_eq!(bearer_role(&tokens, None), None);
     }
 
     #[test]

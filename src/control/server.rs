@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::api::{self, Answer, ControlState};
-use super::auth::{caller_groups, AccessPolicy, Caller, Role};
+use super::auth::{bearer_role, caller_groups, AccessPolicy, Caller, Role, Token};
 
 fn response(answer: Answer) -> hyper::Response<Full<Bytes>> {
     let mut response = hyper::Response::new(Full::new(Bytes::from(answer.body)));
@@ -97,6 +97,73 @@ pub async fn serve_metrics(listener: TcpListener, state: ControlState, stop: Can
                         }
                     };
                     Ok::<_, Infallible>(response(answer))
+                }
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+/// Serves the control API over TLS on TCP until `stop` fires; each request's role comes from
+/// its bearer token.
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    tokens: Arc<Vec<Token>>,
+    state: ControlState,
+    stop: CancellationToken,
+) {
+    let state = Arc::new(state);
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    loop {
+        let accepted = tokio::select! {
+            () = stop.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let Ok((stream, peer)) = accepted else { continue };
+        let (state, tokens, acceptor) = (state.clone(), tokens.clone(), acceptor.clone());
+        tokio::spawn(async move {
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream)).await
+            else {
+                warn!(%peer, "control TLS handshake failed");
+                return;
+            };
+            let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+                let (state, tokens) = (state.clone(), tokens.clone());
+                async move {
+                    let authorization =
+                        request.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+                    let role = bearer_role(&tokens, authorization);
+                    let method = request.method().as_str().to_owned();
+                    let path = request.uri().path().to_owned();
+                    let body = http_body_util::Limited::new(request.into_body(), 1 << 20)
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes());
+                    let answer = match (role, body) {
+                        (None, _) => {
+                            warn!(%peer, "control request without a valid bearer token refused");
+                            let mut response = response(Answer {
+                                status: 401,
+                                content_type: "application/json",
+                                body: "{\"error\": \"a valid bearer token is required (Authorization: Bearer ...)\"}\n"
+                                    .to_owned(),
+                            });
+                            response.headers_mut().insert(
+                                hyper::header::WWW_AUTHENTICATE,
+                                hyper::header::HeaderValue::from_static("Bearer"),
+                            );
+                            return Ok::<_, Infallible>(response);
+                        }
+                        (Some(_), Err(_)) => Answer {
+                            status: 413,
+                            content_type: "application/json",
+                            body: "{\"error\": \"request body too large or unreadable\"}\n".to_owned(),
+                        },
+                        (Some(role), Ok(body)) => api::handle(&state, role, &method, &path, &body).await,
+                    };
+                    Ok(response(answer))
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;

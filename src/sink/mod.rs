@@ -3,6 +3,7 @@
 
 pub mod backoff;
 pub mod http;
+pub mod pause;
 pub mod stats;
 pub mod window;
 pub mod worker;

@@ -41,6 +41,7 @@ pub async fn run(
     stats: Arc<SinkStats>,
     abort: CancellationToken,
     handover: CancellationToken,
+    pause: Arc<super::pause::Pause>,
 ) -> Vec<Arc<Event>> {
     let mut delivery = Delivery::new(&config, stats.clone());
     let mut events: Vec<Arc<Event>> = Vec::with_capacity(BATCH_EVENTS);
@@ -48,10 +49,19 @@ pub async fn run(
     let mut lost_in_flight = 0;
     loop {
         events.clear();
+        if pause.is_paused() {
+            tokio::select! {
+                biased;
+                () = abort.cancelled() => break,
+                () = handover.cancelled() => break,
+                () = pause.wait_resumed() => {}
+            }
+        }
         let popped = tokio::select! {
             biased;
             () = abort.cancelled() => break,
             () = handover.cancelled() => break,
+            () = pause.wait_paused() => continue,
             more = queue.pop_batch(BATCH_EVENTS, BATCH_BYTES, &mut events) => Some(more),
             () = tokio::time::sleep(MAINTAIN_INTERVAL), if delivery.needs_maintenance() => None,
         };
