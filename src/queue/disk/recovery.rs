@@ -28,11 +28,10 @@ pub struct Scan {
     pub acked: Option<u64>,
     /// Why the ack log could not be used, if it exists and could not.
     pub ack_problem: Option<String>,
-    /// Highest first-sequence number named by any segment file, readable or not: new segments
-    /// are numbered after it so a file that could not be moved aside is never overwritten.
-    pub highest_name: u64,
     /// Files already in `quarantine/`.
     pub already_quarantined: usize,
+    /// Bytes of a last segment too short to hold its header (torn while being created).
+    pub torn_creation: u64,
 }
 
 /// One readable segment.
@@ -58,7 +57,7 @@ impl Scan {
     pub fn next_seq(&self) -> u64 {
         let after_records = self.segments.last().map_or(1, |segment| segment.scan.end_seq(segment.first));
         // A gap, if the last segment lost records, is harmless; reusing a number is not.
-        after_records.max(self.acked.unwrap_or(1)).max(self.highest_name.saturating_add(1)).max(1)
+        after_records.max(self.acked.unwrap_or(1)).max(1)
     }
 
     /// Damaged records among those still pending.
@@ -80,7 +79,7 @@ impl Scan {
 
     /// Bytes after the last intact record of the last segment: a write that was torn.
     pub fn torn_bytes(&self) -> u64 {
-        self.segments.last().map_or(0, |segment| segment.file_len - segment.scan.valid_end as u64)
+        self.torn_creation + self.segments.last().map_or(0, |segment| segment.file_len - segment.scan.valid_end as u64)
     }
 
     /// The index of the segments that stay.
@@ -112,7 +111,6 @@ pub fn scan(dir: &Path) -> io::Result<Scan> {
         }
     }
     named.sort();
-    result.highest_name = named.last().map_or(0, |(first, _)| *first);
     if let Ok(entries) = fs::read_dir(dir.join(QUARANTINE_DIR)) {
         result.already_quarantined = entries.count();
     }
@@ -123,8 +121,8 @@ pub fn scan(dir: &Path) -> io::Result<Scan> {
         match read_segment(path, *first, limit) {
             Ok((file_len, scan)) => {
                 let lost_at_tail = limit.map_or(0, |limit| limit.saturating_sub(scan.end_seq(*first)));
-                if scan.ends.is_empty() && lost_at_tail == 0 {
-                    // Nothing in it (a segment created just before a crash): it goes.
+                if scan.ends.is_empty() && lost_at_tail == 0 && file_len == HEADER_LEN as u64 {
+                    // Only a header (a segment created just before a crash): it goes.
                     result.leftovers.push(path.clone());
                     continue;
                 }
@@ -136,8 +134,9 @@ pub fn scan(dir: &Path) -> io::Result<Scan> {
                     lost_at_tail,
                 });
             }
-            Err(Unreadable::Header(HeaderError::Short(_))) if is_last => {
+            Err(Unreadable::Header(HeaderError::Short(len))) if is_last => {
                 // Created, and the process died before its header was written.
+                result.torn_creation = len;
                 result.leftovers.push(path.clone());
             }
             Err(why) => result.unreadable.push((path.clone(), why.to_string())),
@@ -214,7 +213,7 @@ pub struct Recovered {
 pub fn recover(dir: &Path) -> io::Result<Recovered> {
     fs::create_dir_all(dir)?;
     let mut scan = scan(dir)?;
-    let (start, next_seq, corrupt, torn_bytes) =
+    let (start, mut next_seq, corrupt, torn_bytes) =
         (scan.start(), scan.next_seq(), scan.corrupt_pending(), scan.torn_bytes());
     let mut quarantined = 0;
     for (path, reason) in &scan.unreadable {
@@ -224,7 +223,10 @@ pub fn recover(dir: &Path) -> io::Result<Recovered> {
                 warn!(segment = %path.display(), moved_to = %to.display(), "unreadable queue segment quarantined: {reason}");
             }
             Err(error) => {
-                warn!(segment = %path.display(), "unreadable queue segment ({reason}) could not be quarantined: {error}")
+                warn!(segment = %path.display(), "unreadable queue segment ({reason}) could not be quarantined: {error}");
+                // It stays: new segments are numbered after it so it is never overwritten.
+                let named = path.file_name().and_then(|name| format::parse_segment_name(&name.to_string_lossy()));
+                next_seq = next_seq.max(named.unwrap_or(0).saturating_add(1));
             }
         }
     }
@@ -259,13 +261,13 @@ pub fn recover(dir: &Path) -> io::Result<Recovered> {
     if corrupt > 0 {
         warn!(dir = %dir.display(), records = corrupt, "damaged queue records skipped (checksum mismatch or missing)");
     }
-    // Segments whose records were all delivered before the crash.
-    let keep_from = scan.segments.iter().position(|segment| segment.scan.end_seq(segment.first) > start);
-    let consumed: Vec<ScannedSegment> = match keep_from {
-        Some(at) => scan.segments.drain(..at).collect(),
-        None => std::mem::take(&mut scan.segments),
-    };
-    for segment in consumed {
+    // Segments whose records were all delivered before the crash, and those without a single
+    // intact record (what they lost is counted above; the last one's number is reused).
+    let (kept, gone): (Vec<ScannedSegment>, Vec<ScannedSegment>) = std::mem::take(&mut scan.segments)
+        .into_iter()
+        .partition(|segment| segment.scan.end_seq(segment.first) > start && !segment.scan.ends.is_empty());
+    scan.segments = kept;
+    for segment in gone {
         if let Err(error) = fs::remove_file(&segment.path) {
             warn!(segment = %segment.path.display(), "could not remove a delivered queue segment: {error}");
         }
