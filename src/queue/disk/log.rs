@@ -229,7 +229,7 @@ impl Enqueued {
 
 /// What [`DiskQueue::try_read_batch`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Read {
+pub enum ReadOutcome {
     /// Events were added; acknowledging this sequence number confirms all of them.
     Batch(SequenceNumber),
     /// Nothing to read yet.
@@ -239,9 +239,10 @@ pub enum Read {
 }
 
 impl DiskQueue {
-    /// Opens (creating if needed) the queue in `dir`, recovering whatever a crash left there:
-    /// see [`recovery`]. Fails only if the directory cannot be created or listed, or the
-    /// writer thread cannot be started.
+    /// Opens (creating if needed) the queue in `dir`, recovering whatever a crash left there
+    /// (see `recovery`). Fails only if the directory cannot be created or listed, or the
+    /// writer thread cannot be started. Blocking: it reads every segment once, so call it
+    /// before the runtime starts or from `spawn_blocking`.
     pub fn open(dir: impl Into<PathBuf>, options: DiskQueueOptions) -> io::Result<DiskQueue> {
         let dir = dir.into();
         let recovered = recovery::recover(&dir)?;
@@ -319,8 +320,12 @@ impl DiskQueue {
     }
 
     /// Adds an event like [`push`](Self::push) but returns once it is accepted, before it is
-    /// written: a producer with many events enqueues them all and waits for the last (writes
-    /// are in order, so it completes last), and they share one write and one sync.
+    /// written: a producer with many events enqueues them all, then waits for each; they share
+    /// one write and one sync. Writes complete in enqueue order, so once the last one's wait
+    /// returns the others' return at once (each has its own outcome: under a drop policy a
+    /// failed write fails only the pushes in it).
+    ///
+    /// This is what makes a disk queue fast: one `push` at a time waits for a sync each.
     pub async fn enqueue(&self, event: Arc<Event>) -> Enqueued {
         let done = |push| Enqueued { inner: Inner::Done(push) };
         let payload = match payload::encode(&event) {
@@ -356,10 +361,15 @@ impl DiskQueue {
                 if state.fits(options, size) {
                     state.pending_records += 1;
                     state.pending_bytes += size;
+                    // The writer takes everything staged at once: it was woken by the push that
+                    // found the stage empty, and waking it again would cost a syscall a push.
+                    let wake = state.staged.is_empty();
                     state.staged.push(Staged { event, payload, size });
                     let commit = state.staged_commit.clone();
                     drop(state);
-                    self.shared.wake_writer.notify_one();
+                    if wake {
+                        self.shared.wake_writer.notify_one();
+                    }
                     return Enqueued { inner: Inner::Writing { commit, dropped } };
                 }
             }
@@ -382,23 +392,23 @@ impl DiskQueue {
             tokio::pin!(arrival);
             arrival.as_mut().enable();
             match self.try_read_batch(max_events, max_bytes, out) {
-                Read::Batch(last) => return Some(last),
-                Read::Finished => return None,
-                Read::Empty => arrival.await,
+                ReadOutcome::Batch(last) => return Some(last),
+                ReadOutcome::Finished => return None,
+                ReadOutcome::Empty => arrival.await,
             }
         }
     }
 
     /// Like [`read_batch`](Self::read_batch) without waiting. Records not in memory are read
     /// from the segment files (usually from the page cache) on the calling thread.
-    pub fn try_read_batch(&self, max_events: usize, max_bytes: usize, out: &mut Vec<Arc<Event>>) -> Read {
+    pub fn try_read_batch(&self, max_events: usize, max_bytes: usize, out: &mut Vec<Arc<Event>>) -> ReadOutcome {
         let added_before = out.len();
         loop {
             let plan = {
                 let mut state = self.shared.lock();
                 state.read = state.read.max(state.start);
                 if state.read >= state.written {
-                    return if state.finished() { Read::Finished } else { Read::Empty };
+                    return if state.finished() { ReadOutcome::Finished } else { ReadOutcome::Empty };
                 }
                 if state.read >= state.resident_from {
                     return read_resident(&mut state, max_events, max_bytes, out);
@@ -423,7 +433,7 @@ impl DiskQueue {
                 state.reader_file = Some((plan.first, file));
             }
             if added > 0 || out.len() > added_before {
-                return Read::Batch(SequenceNumber(last));
+                return ReadOutcome::Batch(SequenceNumber(last));
             }
         }
     }
@@ -550,7 +560,7 @@ impl Drop for DiskQueue {
     }
 }
 
-fn read_resident(state: &mut State, max_events: usize, max_bytes: usize, out: &mut Vec<Arc<Event>>) -> Read {
+fn read_resident(state: &mut State, max_events: usize, max_bytes: usize, out: &mut Vec<Arc<Event>>) -> ReadOutcome {
     let (mut taken, mut bytes) = (0, 0);
     while taken < max_events && state.read < state.written {
         let Some(event) = state.resident.get((state.read - state.resident_from) as usize) else { break };
@@ -562,7 +572,7 @@ fn read_resident(state: &mut State, max_events: usize, max_bytes: usize, out: &m
         taken += 1;
         state.read += 1;
     }
-    Read::Batch(SequenceNumber(state.read - 1))
+    ReadOutcome::Batch(SequenceNumber(state.read - 1))
 }
 
 /// Records to read from one segment file.

@@ -17,9 +17,18 @@
 //! are acknowledged. After a crash, everything after the last recorded acknowledgement is
 //! delivered again (at least once).
 //!
-//! Files: [`format`] (bytes), [`index`] (where records are), [`payload`] (event <-> bytes),
-//! [`recovery`] (startup repairs), [`inspect`] (read-only report), [`writer`] (the thread that
-//! writes, group commit), [`log`] (the queue itself).
+//! Use from the daemon: [`DiskQueue::open`] at startup (blocking: it scans the segments);
+//! producers [`enqueue`](DiskQueue::enqueue) a read buffer's events and then wait for them
+//! (one sync for all), or [`push`](DiskQueue::push) one; the sink worker loops on
+//! [`read_batch`](DiskQueue::read_batch), delivers, and calls [`ack`](DiskQueue::ack) with the
+//! batch's sequence number once the receiver confirmed it (the stream replay window still
+//! re-sends after a reconnect; [`rewind`](DiskQueue::rewind) re-reads everything unconfirmed if
+//! the worker lost its window). On shutdown: [`close`](DiskQueue::close), drain until the
+//! deadline, [`sync`](DiskQueue::sync), drop. [`inspect`] is for `siem-relay check`.
+//!
+//! Files: `format` (bytes), `index` (where records are), `payload` (event <-> bytes),
+//! `recovery` (startup repairs), `inspect` (read-only report), `writer` (the thread that
+//! writes, group commit), `log` (the queue itself).
 //!
 //! What each sync policy can lose:
 //! - A process crash (kill -9, panic, OOM) loses nothing a push returned for, under either
@@ -46,7 +55,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use inspect::{inspect, QueueReport};
-pub use log::{DiskQueue, Enqueued, Read};
+pub use log::{DiskQueue, Enqueued, ReadOutcome};
 
 use super::{Limits, WhenFull};
 

@@ -9,7 +9,10 @@ use crate::timestamp::Timestamp;
 
 /// The payload for `event`.
 pub fn encode(event: &Event) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec(event.fields())
+    // About the input line's size, plus the id and timestamp that may have been added.
+    let mut payload = Vec::with_capacity(event.wire_size() + 96);
+    serde_json::to_writer(&mut payload, event.fields())?;
+    Ok(payload)
 }
 
 /// The event a payload holds. The receive time only matters for events without a timestamp,

@@ -10,7 +10,7 @@ use proptest::prelude::*;
 
 use super::super::format::{self, HEADER_LEN};
 use super::{event, number, read_all, segment_files};
-use crate::queue::disk::{inspect, DiskQueue, DiskQueueOptions, Read};
+use crate::queue::disk::{inspect, DiskQueue, DiskQueueOptions, ReadOutcome};
 use crate::queue::{Limits, Push, WhenFull};
 
 #[derive(Debug, Clone)]
@@ -56,7 +56,9 @@ async fn fill(dir: &std::path::Path, events: u64, acked: u64, segment_bytes: u64
     let mut out = Vec::new();
     let mut read = 0;
     while read < acked {
-        let Read::Batch(last) = queue.try_read_batch((acked - read) as usize, usize::MAX, &mut out) else { break };
+        let ReadOutcome::Batch(last) = queue.try_read_batch((acked - read) as usize, usize::MAX, &mut out) else {
+            break;
+        };
         read = out.len() as u64;
         queue.ack(last);
     }
@@ -168,7 +170,7 @@ proptest! {
         // Still a working queue: a new record goes after everything else.
         prop_assert_eq!(runtime.block_on(queue.push(event(1_000))), Push::Queued);
         let mut out = Vec::new();
-        prop_assert!(matches!(queue.try_read_batch(usize::MAX, usize::MAX, &mut out), Read::Batch(_)));
+        prop_assert!(matches!(queue.try_read_batch(usize::MAX, usize::MAX, &mut out), ReadOutcome::Batch(_)));
         prop_assert_eq!(out.last().map(|event| number(event)), Some(1_000));
         drop(queue);
         // And opening again finds nothing new to repair.

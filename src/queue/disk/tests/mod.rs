@@ -46,7 +46,7 @@ pub fn segment_files(dir: &Path) -> Vec<PathBuf> {
 pub fn read_all(queue: &DiskQueue) -> (Vec<u64>, Option<SequenceNumber>) {
     let mut out = Vec::new();
     let mut last = None;
-    while let Read::Batch(seq) = queue.try_read_batch(usize::MAX, usize::MAX, &mut out) {
+    while let ReadOutcome::Batch(seq) = queue.try_read_batch(usize::MAX, usize::MAX, &mut out) {
         last = Some(seq);
     }
     (out.iter().map(|event| number(event)).collect(), last)
@@ -94,7 +94,7 @@ async fn replayed_events_keep_their_id_timestamp_and_fields() {
     }
     let queue = DiskQueue::open(dir.path(), options(10, WhenFull::Block)).expect("reopens");
     let mut out = Vec::new();
-    assert!(matches!(queue.try_read_batch(10, usize::MAX, &mut out), Read::Batch(_)));
+    assert!(matches!(queue.try_read_batch(10, usize::MAX, &mut out), ReadOutcome::Batch(_)));
     assert_eq!(out[0].fields(), original.fields());
     assert_eq!(out[0].timestamp().to_string(), original.timestamp().to_string());
     assert_eq!(out[0].severity(), original.severity());
@@ -109,7 +109,7 @@ async fn unacknowledged_records_are_read_again_after_a_restart_and_acknowledged_
         push_all(&queue, 0..20).await;
         let mut out = Vec::new();
         let last = queue.try_read_batch(7, usize::MAX, &mut out);
-        let Read::Batch(last) = last else { panic!("expected a batch, got {last:?}") };
+        let ReadOutcome::Batch(last) = last else { panic!("expected a batch, got {last:?}") };
         queue.ack(last);
         // Read but not acknowledged: delivered again after the restart.
         let _ = read_all(&queue);
@@ -128,7 +128,7 @@ async fn memory_and_disk_reads_return_the_same() {
         push_all(&queue, 0..50).await;
         let mut numbers = Vec::new();
         let mut out = Vec::new();
-        while let Read::Batch(last) = queue.try_read_batch(3, usize::MAX, &mut out) {
+        while let ReadOutcome::Batch(last) = queue.try_read_batch(3, usize::MAX, &mut out) {
             numbers.extend(out.drain(..).map(|event| number(&event)));
             queue.ack(last);
         }
@@ -257,7 +257,7 @@ async fn rewind_reads_unacknowledged_records_again() {
     let queue = DiskQueue::open(dir.path(), options(100, WhenFull::Block)).expect("opens");
     push_all(&queue, 0..5).await;
     let mut out = Vec::new();
-    let Read::Batch(first) = queue.try_read_batch(2, usize::MAX, &mut out) else { panic!("a batch") };
+    let ReadOutcome::Batch(first) = queue.try_read_batch(2, usize::MAX, &mut out) else { panic!("a batch") };
     queue.ack(first);
     let _ = read_all(&queue);
     queue.rewind();
@@ -391,7 +391,7 @@ async fn a_damaged_ack_log_means_duplicates_not_loss() {
                 .expect("opens");
         push_all(&queue, 0..6).await;
         let mut out = Vec::new();
-        let Read::Batch(last) = queue.try_read_batch(3, usize::MAX, &mut out) else { panic!("a batch") };
+        let ReadOutcome::Batch(last) = queue.try_read_batch(3, usize::MAX, &mut out) else { panic!("a batch") };
         queue.ack(last);
     }
     fs::write(dir.path().join("acks"), b"garbage").expect("writable");
@@ -406,7 +406,7 @@ async fn inspect_reports_without_changing_anything() {
         let queue = DiskQueue::open(dir.path(), options(100, WhenFull::Block)).expect("opens");
         push_all(&queue, 0..20).await;
         let mut out = Vec::new();
-        let Read::Batch(last) = queue.try_read_batch(5, usize::MAX, &mut out) else { panic!("a batch") };
+        let ReadOutcome::Batch(last) = queue.try_read_batch(5, usize::MAX, &mut out) else { panic!("a batch") };
         queue.ack(last);
     }
     let files = segment_files(dir.path());

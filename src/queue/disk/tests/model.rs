@@ -15,7 +15,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::{event, number, segment_files};
-use crate::queue::disk::{DiskQueue, DiskQueueOptions, Read, SequenceNumber, SyncPolicy};
+use crate::queue::disk::{DiskQueue, DiskQueueOptions, ReadOutcome, SequenceNumber, SyncPolicy};
 use crate::queue::{Limits, Push, WhenFull};
 
 #[derive(Debug, Clone)]
@@ -152,7 +152,7 @@ async fn push(queue: &DiskQueue, model: &mut Model, count: u8) -> (Vec<u64>, Vec
 /// exact again.
 fn settle(queue: &DiskQueue, model: &mut Model) -> Result<(), TestCaseError> {
     let mut out = Vec::new();
-    while let Read::Batch(_) = queue.try_read_batch(usize::MAX, usize::MAX, &mut out) {}
+    while let ReadOutcome::Batch(_) = queue.try_read_batch(usize::MAX, usize::MAX, &mut out) {}
     let found: Vec<u64> = out.iter().map(|event| number(event)).collect();
     prop_assert!(found.windows(2).all(|pair| pair[0] < pair[1]), "out of order: {found:?}");
     for id in &found {
@@ -226,7 +226,7 @@ async fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::Read(max) => {
                 let mut out = Vec::new();
                 match queue.try_read_batch(usize::from(max), usize::MAX, &mut out) {
-                    Read::Batch(seq) => {
+                    ReadOutcome::Batch(seq) => {
                         let got: Vec<u64> = out.iter().map(|event| number(event)).collect();
                         let expected: Vec<u64> =
                             model.pending.iter().skip(model.read).take(got.len()).copied().collect();
@@ -235,8 +235,8 @@ async fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
                         model.read += got.len();
                         model.batches.push((seq, model.removed + model.read as u64));
                     }
-                    Read::Empty => prop_assert_eq!(model.read, model.pending.len(), "records left unread"),
-                    Read::Finished => prop_assert!(false, "finished without close"),
+                    ReadOutcome::Empty => prop_assert_eq!(model.read, model.pending.len(), "records left unread"),
+                    ReadOutcome::Finished => prop_assert!(false, "finished without close"),
                 }
             }
             Op::Ack(which) => {
