@@ -244,6 +244,31 @@ mod tests {
         buf
     }
 
+    /// Pins the bytes `docs/disk-queue-format.md` specifies: a change here is a new version.
+    #[test]
+    fn bytes_match_the_specification() {
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283, "CRC32C (Castagnoli) check value");
+        let buf = segment(7, &[br#"{"event":"x"}"#]);
+        assert_eq!(buf.len(), 61);
+        assert_eq!(&buf[..8], b"SRQ-SEG\n");
+        assert_eq!(buf[8..12], 1u32.to_le_bytes());
+        assert_eq!(buf[12..16], [0; 4]);
+        assert_eq!(buf[16..24], 7u64.to_le_bytes());
+        assert_eq!(buf[24..28], crc32c::crc32c(&buf[..24]).to_le_bytes());
+        assert_eq!(buf[28..32], [0; 4]);
+        let record = &buf[32..];
+        assert_eq!(record[..4], 13u32.to_le_bytes());
+        let mut covered = record[..4].to_vec();
+        covered.extend_from_slice(&record[8..]);
+        assert_eq!(record[4..8], crc32c::crc32c(&covered).to_le_bytes());
+        assert_eq!(record[8..16], 7u64.to_le_bytes());
+        assert_eq!(&record[16..], br#"{"event":"x"}"#);
+        let entry = encode_ack(42);
+        assert_eq!(entry[..8], 42u64.to_le_bytes());
+        assert_eq!(entry[8..12], crc32c::crc32c(&42u64.to_le_bytes()).to_le_bytes());
+        assert_eq!(entry[12..], [0; 4]);
+    }
+
     #[test]
     fn header_round_trips_and_rejects_damage() {
         let header = encode_header(SEGMENT_MAGIC, 42);
