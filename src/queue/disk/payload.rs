@@ -7,11 +7,16 @@
 use crate::event::{DecodeError, Event};
 use crate::timestamp::Timestamp;
 
+/// Appends the payload for `event` to `out`.
+pub fn encode_into(event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    serde_json::to_writer(out, event.fields())
+}
+
 /// The payload for `event`.
+#[cfg(test)]
 pub fn encode(event: &Event) -> Result<Vec<u8>, serde_json::Error> {
-    // About the input line's size, plus the id and timestamp that may have been added.
-    let mut payload = Vec::with_capacity(event.wire_size() + 96);
-    serde_json::to_writer(&mut payload, event.fields())?;
+    let mut payload = Vec::new();
+    encode_into(event, &mut payload)?;
     Ok(payload)
 }
 

@@ -33,8 +33,12 @@ const RETRY_MAX: Duration = Duration::from_secs(5);
 /// A failure that goes on is logged again this often.
 const FAILURE_LOG_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Staged records that share one commit.
-pub type Batch = (Vec<Staged>, Arc<Commit>);
+/// Staged records that share one commit, and their payloads back to back.
+pub struct Batch {
+    records: Vec<Staged>,
+    bytes: Vec<u8>,
+    commit: Arc<Commit>,
+}
 
 /// Everything the writer took from the state in one go.
 #[derive(Default)]
@@ -147,10 +151,14 @@ impl Writer {
         let batches = if state.staged.is_empty() {
             Vec::new()
         } else {
-            let commit = std::mem::replace(&mut state.staged_commit, Arc::new(Commit::default()));
-            vec![(std::mem::take(&mut state.staged), commit)]
+            let (spare_records, spare_bytes) = std::mem::take(&mut state.spare);
+            vec![Batch {
+                records: std::mem::replace(&mut state.staged, spare_records),
+                bytes: std::mem::replace(&mut state.staged_bytes, spare_bytes),
+                commit: std::mem::replace(&mut state.staged_commit, Arc::new(Commit::default())),
+            }]
         };
-        state.in_writer += batches.iter().map(|(records, _)| records.len() as u64).sum::<u64>();
+        state.in_writer += batches.iter().map(|batch| batch.records.len() as u64).sum::<u64>();
         Work {
             batches,
             ack: state.persist_start.take(),
@@ -252,7 +260,14 @@ impl Writer {
         let segment_bytes = self.shared.options.segment_bytes;
         let mut seq = self.next_seq;
         self.buf.clear();
-        for staged in batches.iter().flat_map(|(records, _)| records) {
+        for (staged, payload) in batches.iter().flat_map(|batch| {
+            let mut from = 0;
+            batch.records.iter().map(move |staged| {
+                let payload = &batch.bytes[from..from + staged.payload_len()];
+                from += staged.payload_len();
+                (staged, payload)
+            })
+        }) {
             let full =
                 |active: &Active, pending: usize| active.records > 0 && active.len + pending as u64 >= segment_bytes;
             let roll = match &self.active {
@@ -268,7 +283,8 @@ impl Writer {
             let Some(active) = self.active.as_mut() else {
                 return Err(io::Error::other("no active segment"));
             };
-            format::encode_record(seq, &staged.payload, &mut self.buf);
+            format::encode_record(seq, payload, &mut self.buf);
+            debug_assert_eq!(format::record_len(payload.len()) as u64, staged.size);
             active.records += 1;
             placements.push(Placement::Record((active.len + self.buf.len() as u64) as u32));
             seq += 1;
@@ -403,12 +419,14 @@ impl Writer {
             }
         }
         let mut commits = Vec::with_capacity(batches.len());
-        for (records, commit) in batches {
-            state.in_writer -= records.len() as u64;
-            for staged in records {
+        for mut batch in batches {
+            state.in_writer -= batch.records.len() as u64;
+            for staged in batch.records.drain(..) {
                 state.push_resident(staged.event);
             }
-            commits.push(commit);
+            batch.bytes.clear();
+            state.spare = (batch.records, batch.bytes);
+            commits.push(batch.commit);
         }
         state.written = self.next_seq;
         state.evict_resident(shared.options.memory_bytes);
@@ -442,14 +460,14 @@ impl Writer {
         let shared = self.shared.clone();
         let mut state = shared.lock();
         let mut commits = Vec::with_capacity(batches.len());
-        for (records, commit) in batches {
-            state.in_writer -= records.len() as u64;
-            state.write_failures += records.len() as u64;
-            for staged in records {
+        for batch in batches {
+            state.in_writer -= batch.records.len() as u64;
+            state.write_failures += batch.records.len() as u64;
+            for staged in &batch.records {
                 state.pending_records -= 1;
                 state.pending_bytes -= staged.size;
             }
-            commits.push(commit);
+            commits.push(batch.commit);
         }
         drop(state);
         for commit in commits {
