@@ -16,9 +16,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 
 use tokio::sync::Notify;
-use tracing::warn;
+use tracing::{error, warn};
 
-use super::format::{self, MAX_PAYLOAD};
+use super::format::{self, MAX_PAYLOAD, MAX_SEGMENT_LEN};
 use super::index::{Index, Span};
 use super::inspect::QueueReport;
 use super::writer::Writer;
@@ -254,8 +254,10 @@ impl DiskQueue {
     /// (see `recovery`). Fails only if the directory cannot be created or listed, or the
     /// writer thread cannot be started. Blocking: it reads every segment once, so call it
     /// before the runtime starts or from `spawn_blocking`.
-    pub fn open(dir: impl Into<PathBuf>, options: DiskQueueOptions) -> io::Result<DiskQueue> {
+    pub fn open(dir: impl Into<PathBuf>, mut options: DiskQueueOptions) -> io::Result<DiskQueue> {
         let dir = dir.into();
+        // Offsets in a segment must fit 31 bits, with room for the record that crosses the size.
+        options.segment_bytes = options.segment_bytes.clamp(1, MAX_SEGMENT_LEN / 2);
         let recovered = recovery::recover(&dir)?;
         let index = recovered.scan.index();
         let (pending_records, pending_bytes) = index.count(recovered.start, u64::MAX);
@@ -312,7 +314,24 @@ impl DiskQueue {
         let writer = Writer::new(shared.clone(), recovered.next_seq);
         let name =
             format!("disk-queue-{}", shared.dir.file_name().map(|name| name.to_string_lossy()).unwrap_or_default());
-        let writer = std::thread::Builder::new().name(name).spawn(move || writer.run())?;
+        let writer = std::thread::Builder::new().name(name).spawn({
+            let shared = shared.clone();
+            move || {
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| writer.run())).is_err() {
+                    // A bug, not a disk problem: fail what is staged rather than leave its
+                    // pushes waiting forever, and refuse new ones.
+                    error!(dir = %shared.dir.display(), "disk queue writer failed; the queue is closed");
+                    let commit = {
+                        let mut state = shared.lock();
+                        state.closed = true;
+                        state.staged_commit.clone()
+                    };
+                    commit.finish(false);
+                    shared.not_full.notify_waiters();
+                    shared.readable.notify_one();
+                }
+            }
+        })?;
         Ok(DiskQueue { shared, writer: Some(writer), recovered: report })
     }
 

@@ -220,7 +220,7 @@ impl Writer {
             Some(Err(error)) => self.failed(batches, &error, work.shutdown),
             None => {}
         }
-        let ok = synced.is_ok() && self.ack_pending.is_none();
+        let ok = synced.is_ok() && self.ack_pending.is_none() && self.retry.is_empty();
         for commit in work.syncs {
             commit.finish(ok);
         }
