@@ -51,6 +51,10 @@ mod writer;
 #[cfg(test)]
 mod tests;
 
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
 use std::fmt;
 use std::time::Duration;
 
@@ -146,4 +150,41 @@ pub struct DiskQueueStats {
     pub write_failures: u64,
     /// Damaged records skipped, at startup and while reading.
     pub corrupt_records: u64,
+}
+
+/// `fdatasync` of a file of the queue in `dir`.
+fn sync_file(dir: &Path, file: &File) -> io::Result<()> {
+    if skipping_fsync(dir) {
+        return Ok(());
+    }
+    file.sync_data()
+}
+
+/// Makes creations, renames and deletions in `dir` durable.
+fn sync_directory(dir: &Path) -> io::Result<()> {
+    if skipping_fsync(dir) {
+        return Ok(());
+    }
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(not(test))]
+fn skipping_fsync(_dir: &Path) -> bool {
+    false
+}
+
+/// Directories whose queues skip `fsync`: the property tests simulate crashes by cutting files,
+/// so they need no data on the platter, and thousands of syncs on a busy disk would make them
+/// slow. Every other test syncs for real.
+#[cfg(test)]
+static NO_FSYNC: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+#[cfg(test)]
+fn skip_fsync_under(dir: &Path) {
+    NO_FSYNC.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(dir.to_path_buf());
+}
+
+#[cfg(test)]
+fn skipping_fsync(dir: &Path) -> bool {
+    NO_FSYNC.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().any(|prefix| dir.starts_with(prefix))
 }

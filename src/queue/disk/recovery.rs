@@ -13,7 +13,7 @@ use tracing::{info, warn};
 
 use super::format::{self, HeaderError, SegmentScan, ACKS_MAGIC, HEADER_LEN, MAX_SEGMENT_LEN, SEGMENT_MAGIC};
 use super::index::{Index, Segment};
-use super::{ACKS_FILE, ACKS_TEMP_FILE, QUARANTINE_DIR};
+use super::{sync_directory, sync_file, ACKS_FILE, ACKS_TEMP_FILE, QUARANTINE_DIR};
 
 /// What a scan of a directory found, and what opening it would change.
 #[derive(Debug, Default)]
@@ -248,7 +248,7 @@ pub fn recover(dir: &Path) -> io::Result<Recovered> {
         if torn > 0 {
             match File::options().write(true).open(&last.path).and_then(|file| {
                 file.set_len(last.scan.valid_end as u64)?;
-                file.sync_all()
+                sync_file(dir, &file)
             }) {
                 Ok(()) => {
                     info!(segment = %last.path.display(), bytes = torn, "cut a torn write at the end of the queue");
@@ -294,7 +294,7 @@ fn quarantine(dir: &Path, path: &Path) -> io::Result<PathBuf> {
 /// Makes renames, creations and deletions in `dir` durable. Best effort: a failure only means
 /// the next start may see a file that was already removed, which recovery handles.
 pub fn sync_dir(dir: &Path) {
-    if let Err(error) = File::open(dir).and_then(|dir| dir.sync_all()) {
+    if let Err(error) = sync_directory(dir) {
         warn!(dir = %dir.display(), "could not sync the queue directory: {error}");
     }
 }

@@ -19,7 +19,7 @@ use super::format::{self, ACKS_MAGIC, ACK_ENTRY_LEN, HEADER_LEN, SEGMENT_MAGIC};
 use super::index::Segment;
 use super::log::{Commit, Shared, Staged};
 use super::recovery::sync_dir;
-use super::{SyncPolicy, ACKS_FILE, ACKS_TEMP_FILE};
+use super::{sync_directory, sync_file, SyncPolicy, ACKS_FILE, ACKS_TEMP_FILE};
 use crate::queue::WhenFull;
 
 /// How often the ack log is synced when acknowledgements arrive. Losing the last second of
@@ -316,7 +316,7 @@ impl Writer {
         if let Some(previous) = self.active.take() {
             match self.shared.options.sync {
                 // Sealed segments are synced before the new one takes records.
-                SyncPolicy::Batch => previous.file.sync_data()?,
+                SyncPolicy::Batch => sync_file(&self.shared.dir, &previous.file)?,
                 SyncPolicy::Interval(_) => self.unsynced.push(previous.file),
             }
         }
@@ -328,15 +328,15 @@ impl Writer {
     /// Syncs every segment written since the last sync, and the directory if it changed.
     fn sync_segments(&mut self) -> io::Result<()> {
         for file in &self.unsynced {
-            file.sync_data()?;
+            sync_file(&self.shared.dir, file)?;
         }
         self.unsynced.clear();
         if let Some(active) = self.active.as_mut().filter(|active| active.dirty) {
-            active.file.sync_data()?;
+            sync_file(&self.shared.dir, &active.file)?;
             active.dirty = false;
         }
         if self.dir_dirty {
-            File::open(&self.shared.dir)?.sync_all()?;
+            sync_directory(&self.shared.dir)?;
             self.dir_dirty = false;
         }
         self.last_sync = Instant::now();
@@ -386,7 +386,7 @@ impl Writer {
         bytes.extend_from_slice(&format::encode_ack(position));
         let file = File::options().read(true).write(true).create(true).truncate(true).open(&temp)?;
         file.write_all_at(&bytes, 0)?;
-        file.sync_data()?;
+        sync_file(dir, &file)?;
         fs::rename(&temp, dir.join(ACKS_FILE))?;
         sync_dir(dir);
         self.acks = Some((file, bytes.len() as u64));
@@ -396,7 +396,7 @@ impl Writer {
 
     fn sync_acks(&mut self) {
         if let Some((file, _)) = &self.acks {
-            if let Err(error) = file.sync_data() {
+            if let Err(error) = sync_file(&self.shared.dir, file) {
                 self.log_failure("could not sync the ack log", &error);
                 // Rewritten (and so synced) with the next position.
                 self.acks = None;

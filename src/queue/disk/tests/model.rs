@@ -214,6 +214,7 @@ fn sizes(dir: &Path) -> Vec<(String, u64)> {
 
 async fn run(setup: Setup, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().expect("tempdir");
+    crate::queue::disk::skip_fsync_under(dir.path());
     let open = || DiskQueue::open(dir.path(), setup.options()).expect("the queue always opens");
     let mut queue = open();
     let mut model = Model::default();
