@@ -24,7 +24,7 @@
 //! batch's sequence number once the receiver confirmed it (the stream replay window still
 //! re-sends after a reconnect; [`rewind`](DiskQueue::rewind) re-reads everything unconfirmed if
 //! the worker lost its window). On shutdown: [`close`](DiskQueue::close), drain until the
-//! deadline, [`sync`](DiskQueue::sync), drop. [`inspect`] is for `siem-relay check`.
+//! deadline, [`sync`](DiskQueue::sync), drop. [`inspect()`] is for `siem-relay check`.
 //!
 //! Files: `format` (bytes), `index` (where records are), `payload` (event <-> bytes),
 //! `recovery` (startup repairs), `inspect` (read-only report), `writer` (the thread that

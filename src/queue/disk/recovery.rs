@@ -1,6 +1,6 @@
 //! Reading a queue directory back after a restart or a crash, and repairing what needs it.
 //!
-//! [`scan`] only reads: it is shared by [`inspect`](super::inspect) (for `siem-relay check`)
+//! [`scan`] only reads: it is shared by [`inspect`](super::inspect()) (for `siem-relay check`)
 //! and by [`recover`], which then applies the plan: torn tails are cut, unreadable segments are
 //! moved into `quarantine/` with the reason logged, consumed segments are deleted. Nothing in a
 //! directory's content can make opening fail; only a directory that cannot be listed does.
