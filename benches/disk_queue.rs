@@ -175,11 +175,11 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     runtime.block_on(async {
         println!("{count} events of {} bytes, batches of {BATCH_EVENTS}, producer chunks of {CHUNK}", lines[0].len());
-        println!("{:<66} {:>12} {:>8}", "job", "events/s", "ratio");
+        println!("{:<74} {:>12} {:>8}", "job", "events/s", "ratio");
         for with_decode in [false, true] {
             let job = if with_decode { "decode + push + read (+ ack)" } else { "push + read (+ ack)" };
             let memory = best(|| memory(&lines, &events, with_decode)).await;
-            println!("{:<66} {memory:>12.0} {:>8}", format!("memory, {job}"), "1.00");
+            println!("{:<74} {memory:>12.0} {:>8}", format!("memory, {job}"), "1.00");
             for (name, sync) in
                 [("batch", SyncPolicy::Batch), ("100ms", SyncPolicy::Interval(Duration::from_millis(100)))]
             {
@@ -190,7 +190,7 @@ fn main() {
                 ] {
                     let disk = best(|| disk(&dir, sync, producer, &lines, &events, with_decode)).await;
                     let name = format!("disk (sync {name}, {writer} writer), {job}");
-                    println!("{name:<66} {disk:>12.0} {:>8.2}", disk / memory);
+                    println!("{name:<74} {disk:>12.0} {:>8.2}", disk / memory);
                 }
             }
         }
