@@ -1,5 +1,6 @@
 //! Per-sink bounded queues and what they do when full.
 
+pub mod disk;
 pub mod memory;
 
 pub use memory::{MemoryQueue, Push};
