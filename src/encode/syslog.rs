@@ -51,10 +51,15 @@ pub fn is_printusascii(text: &str, max: usize) -> bool {
 
 /// Writes `text` as an RFC 5424 header field (section 6.2: `1*max PRINTUSASCII`): every
 /// character outside 33-126 becomes one `_`, the result is cut to `max` octets, and an empty
-/// value becomes the NILVALUE `-`.
+/// value becomes the NILVALUE `-`. A value that is exactly `-` is written as `_`, so that it is
+/// not read as "no value".
 pub fn push_header_field(out: &mut Vec<u8>, text: &str, max: usize) {
     if text.is_empty() {
         out.push(b'-');
+        return;
+    }
+    if text == "-" {
+        out.push(b'_');
         return;
     }
     for c in text.chars().take(max) {
@@ -111,6 +116,7 @@ mod tests {
         assert_eq!(field("a b\tc", 255), "a_b_c");
         assert_eq!(field("münchen", 255), "m_nchen");
         assert_eq!(field("", 32), "-");
+        assert_eq!(field("-", 32), "_", "a literal dash is not the NILVALUE");
         assert_eq!(field(&"x".repeat(40), 32), "x".repeat(32));
     }
 
