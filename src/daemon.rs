@@ -91,7 +91,7 @@ pub async fn run(
         Some((fd, _)) => input::adopt(fd)?,
         None => input::bind(&config.input.socket, config.input.socket_mode)?,
     };
-    let pipeline = Arc::new(Pipeline::start(&config));
+    let pipeline = Arc::new(Pipeline::start(&config).map_err(|e| anyhow::anyhow!(e))?);
     let router = pipeline.router().clone();
     let input_stats = Arc::new(InputStats::default());
     let reloads = Arc::new(ReloadStats::default());
@@ -256,9 +256,17 @@ async fn reload(
             if config.input.socket != input.socket {
                 warn!("input settings change only with a restart; the reload applies the sinks");
             }
-            let summary = pipeline.apply(&config).await;
-            stats.succeeded.fetch_add(1, Ordering::Relaxed);
-            Ok(summary)
+            match pipeline.apply(&config).await {
+                Ok(summary) => {
+                    stats.succeeded.fetch_add(1, Ordering::Relaxed);
+                    Ok(summary)
+                }
+                Err(e) => {
+                    error!("reload refused, the running configuration stays: {e}");
+                    stats.failed.fetch_add(1, Ordering::Relaxed);
+                    Err(e)
+                }
+            }
         }
         Err(e) => {
             error!("reload refused, the running configuration stays: {e}");

@@ -189,6 +189,29 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
         Ok(config) => {
             let names: Vec<String> = config.sinks.iter().map(|s| format!("{} ({})", s.name, s.endpoint)).collect();
             println!("{}: OK, {} sink(s): {}", path.display(), config.sinks.len(), names.join(", "));
+            // The state of each disk queue, read without changing anything.
+            for sink in &config.sinks {
+                if let siem_relay::config::QueueKind::Disk { dir, .. } = &sink.queue_kind {
+                    match siem_relay::queue::disk::inspect(dir) {
+                        Ok(report) => {
+                            println!(
+                                "queue {} ({}): {} records pending, {} bytes, {} corrupt, {} segment(s), {} quarantined",
+                                sink.name,
+                                dir.display(),
+                                report.pending_records,
+                                report.pending_bytes,
+                                report.corrupt_records,
+                                report.segments,
+                                report.quarantined
+                            );
+                            for problem in &report.problems {
+                                println!("queue {}: {problem}", sink.name);
+                            }
+                        }
+                        Err(error) => println!("queue {} ({}): cannot be read: {error}", sink.name, dir.display()),
+                    }
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(error) => {

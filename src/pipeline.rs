@@ -17,9 +17,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::info;
 
+use crate::config::QueueKind;
 use crate::config::{Config, SinkConfig};
 use crate::event::Event;
-use crate::queue::MemoryQueue;
+use crate::queue::disk::{DiskQueue, DiskQueueOptions};
+use crate::queue::{MemoryQueue, SinkQueue};
 use crate::ratelimit::LogLimiter;
 use crate::router::{Route, Router, SharedRouter};
 use crate::sink::http::HttpSinkState;
@@ -70,8 +72,8 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Starts a worker for every sink of `config`.
-    pub fn start(config: &Config) -> Pipeline {
+    /// Starts a worker for every sink of `config`; fails if a disk queue cannot be opened.
+    pub fn start(config: &Config) -> Result<Pipeline, String> {
         let abort = CancellationToken::new();
         let workers = TaskTracker::new();
         let mut running = BTreeMap::new();
@@ -79,7 +81,7 @@ impl Pipeline {
         // Sinks of the starting configuration are equally old.
         let started = now();
         for sink in &config.sinks {
-            let queue = Arc::new(MemoryQueue::new(sink.limits, sink.when_full));
+            let queue = open_queue(sink)?;
             let route = new_route(sink, queue, Arc::default(), None);
             let handover = CancellationToken::new();
             let task = spawn_worker(&workers, sink.clone(), route.clone(), abort.clone(), handover.clone(), None);
@@ -89,12 +91,12 @@ impl Pipeline {
                 Running { since: started.clone(), config: sink.clone(), route, handover, task },
             );
         }
-        Pipeline {
+        Ok(Pipeline {
             router: Arc::new(arc_swap::ArcSwap::from_pointee(Router::new(routes))),
             running: tokio::sync::Mutex::new(running),
             abort,
             workers,
-        }
+        })
     }
 
     pub fn router(&self) -> &SharedRouter {
@@ -124,8 +126,14 @@ impl Pipeline {
     }
 
     /// Applies a new configuration's sinks (the input settings are not changed by a reload).
-    pub async fn apply(&self, config: &Config) -> ReloadSummary {
+    /// Fails, changing nothing, if a new sink's disk queue cannot be opened.
+    pub async fn apply(&self, config: &Config) -> Result<ReloadSummary, String> {
         let mut running = self.running.lock().await;
+        // Open the queues of added sinks first: a failure must leave everything as it was.
+        let mut opened: BTreeMap<String, Arc<SinkQueue>> = BTreeMap::new();
+        for sink in config.sinks.iter().filter(|sink| !running.contains_key(&sink.name)) {
+            opened.insert(sink.name.clone(), open_queue(sink)?);
+        }
         let mut summary = ReloadSummary::default();
         let mut next: BTreeMap<String, Running> = BTreeMap::new();
         for sink in &config.sinks {
@@ -136,7 +144,14 @@ impl Pipeline {
                 }
                 Some(current) => {
                     summary.changed.push(sink.name.clone());
-                    current.route.queue.reconfigure(sink.limits, sink.when_full);
+                    if current.config.queue_kind != sink.queue_kind {
+                        tracing::warn!(sink = %sink.name, "a change of queue kind or directory applies at the next start");
+                    }
+                    if !current.route.queue.reconfigure(sink.limits, sink.when_full)
+                        && (current.config.limits, current.config.when_full) != (sink.limits, sink.when_full)
+                    {
+                        tracing::warn!(sink = %sink.name, "a disk queue's bounds change at the next start");
+                    }
                     let http = sink.http.as_ref().map(|settings| {
                         let state = Arc::new(HttpSinkState::new(&sink.name, settings));
                         // Dead letters survive a change of the sink's settings.
@@ -166,7 +181,7 @@ impl Pipeline {
                 }
                 None => {
                     summary.added.push(sink.name.clone());
-                    let queue = Arc::new(MemoryQueue::new(sink.limits, sink.when_full));
+                    let Some(queue) = opened.remove(&sink.name) else { continue };
                     let route = new_route(sink, queue, Arc::default(), None);
                     let handover = CancellationToken::new();
                     let task = spawn_worker(
@@ -193,14 +208,15 @@ impl Pipeline {
         let current = self.router.load_full();
         self.router.store(Arc::new(current.with_routes(routes)));
         *running = next;
+        let summary_log = summary.clone();
         info!(
-            added = ?summary.added,
-            changed = ?summary.changed,
-            removed = ?summary.removed,
-            unchanged = summary.unchanged.len(),
+            added = ?summary_log.added,
+            changed = ?summary_log.changed,
+            removed = ?summary_log.removed,
+            unchanged = summary_log.unchanged.len(),
             "configuration reloaded"
         );
-        summary
+        Ok(summary)
     }
 
     /// Stops taking events, drains every queue for up to `deadline`, then stops the workers,
@@ -217,9 +233,24 @@ impl Pipeline {
     }
 }
 
+/// A sink's queue: in memory, or its disk queue opened (recovering what the last run left).
+fn open_queue(sink: &SinkConfig) -> Result<Arc<SinkQueue>, String> {
+    match &sink.queue_kind {
+        QueueKind::Memory => Ok(Arc::new(SinkQueue::Memory(MemoryQueue::new(sink.limits, sink.when_full)))),
+        QueueKind::Disk { dir, sync } => {
+            let options = DiskQueueOptions { sync: *sync, ..DiskQueueOptions::new(sink.limits, sink.when_full) };
+            let queue = DiskQueue::open(dir, options)
+                .map_err(|e| format!("sinks.{}: cannot open the disk queue in {}: {e}", sink.name, dir.display()))?;
+            let (pending, bytes) = queue.depth();
+            info!(sink = %sink.name, dir = %dir.display(), pending, bytes, "disk queue opened");
+            Ok(Arc::new(SinkQueue::Disk(queue)))
+        }
+    }
+}
+
 fn new_route(
     sink: &SinkConfig,
-    queue: Arc<MemoryQueue>,
+    queue: Arc<SinkQueue>,
     stats: Arc<SinkStats>,
     http: Option<Arc<HttpSinkState>>,
 ) -> Arc<Route> {
@@ -248,7 +279,7 @@ fn spawn_worker(
     workers.spawn(async move {
         if let Some(previous) = predecessor {
             if let Ok(unconfirmed) = previous.await {
-                route.queue.requeue_front(unconfirmed);
+                route.queue.give_back(unconfirmed);
             }
         }
         let (queue, stats) = (route.queue.clone(), route.stats.clone());

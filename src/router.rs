@@ -6,7 +6,7 @@ use tracing::warn;
 
 use crate::event::Event;
 use crate::glob::Glob;
-use crate::queue::{MemoryQueue, Push};
+use crate::queue::{Push, SinkQueue};
 use crate::ratelimit::LogLimiter;
 use crate::sink::SinkStats;
 
@@ -62,7 +62,7 @@ impl SeenTypes {
 pub struct Route {
     pub name: String,
     pub filter: Filter,
-    pub queue: Arc<MemoryQueue>,
+    pub queue: Arc<SinkQueue>,
     pub stats: Arc<SinkStats>,
     /// Breaker, history and dead letters of a webhook sink.
     pub http: Option<Arc<crate::sink::http::HttpSinkState>>,

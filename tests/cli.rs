@@ -168,6 +168,21 @@ fn check_names_the_file_the_key_and_the_expectation_for_each_mistake() {
             format!("{cef}mapping = {{ msg = \"a..b\" }}\n"),
             &["sinks.qradar.mapping.msg", "field path"],
         ),
+        (
+            "bad queue kind",
+            format!("{sink}queue = {{ kind = \"tape\" }}\n"),
+            &["sinks.qradar.queue.kind", "\"memory\" or \"disk\""],
+        ),
+        (
+            "sync on memory",
+            format!("{sink}queue = {{ sync = \"batch\" }}\n"),
+            &["sinks.qradar.queue.sync", "kind = \"disk\""],
+        ),
+        (
+            "bad sync",
+            format!("{sink}queue = {{ kind = \"disk\", sync = \"often\" }}\n"),
+            &["sinks.qradar.queue.sync", "\"100ms\""],
+        ),
         ("no sinks", "[input]\nmax_clients = 3\n".into(), &["sinks", "at least one"]),
         ("syntax error", format!("{sink}\nevents = [\"a\"\n"), &[":6", "invalid array"]),
     ];

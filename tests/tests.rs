@@ -8,6 +8,7 @@ mod bad_input;
 mod cef;
 mod cli;
 mod control;
+mod disk_queue;
 mod encoding;
 mod interop;
 mod pipeline;

@@ -14,11 +14,12 @@ use super::file::{
 };
 use super::http::{build_http, HttpKeys};
 use super::{Config, ConfigError, InputConfig, SinkConfig};
-use super::{ControlConfig, ControlTcp};
+use super::{ControlConfig, ControlTcp, QueueKind};
 use crate::control::auth::{group_id, own_uid, AccessPolicy, Role, Token};
 use crate::encode::rfc5424;
 use crate::encode::syslog::is_printusascii;
 use crate::glob::Glob;
+use crate::queue::disk::SyncPolicy;
 use crate::queue::{Limits, WhenFull};
 use crate::router::Filter;
 use crate::severity::{Level, Severity};
@@ -59,7 +60,15 @@ pub fn build(
     // The same text as plain TOML values, to fingerprint each sink's table.
     let raw: toml::Table = toml::from_str(text).unwrap_or_default();
     let cx = Context { origin, base_dir };
-    let ConfigFile { hostname, shutdown_timeout_ms, input, egress, control, event_types, sinks } = file;
+    let ConfigFile { hostname, data_dir, shutdown_timeout_ms, input, egress, control, event_types, sinks } = file;
+    let data_dir = match data_dir {
+        Some(dir) => cx.path(dir),
+        None if origin == super::EMBEDDED_ORIGIN => std::env::temp_dir().join("siem-relay"),
+        None => std::env::var_os("STATE_DIRECTORY")
+            .filter(|dir| !dir.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/var/lib/siem-relay")),
+    };
 
     let hostname = match hostname {
         Some(name) if is_printusascii(&name, rfc5424::HOSTNAME_MAX) => name,
@@ -82,7 +91,8 @@ pub fn build(
         .map(|(name, sink)| {
             let raw_sink = raw.get("sinks").and_then(|sinks| sinks.get(&name));
             let dynamic = dynamic_sinks.contains(&name);
-            build_sink(&cx, &hostname, &egress, name, sink, raw_sink, dynamic).map(Arc::new)
+            let globals = Globals { hostname: &hostname, egress: &egress, data_dir: &data_dir };
+            build_sink(&cx, &globals, name, sink, raw_sink, dynamic).map(Arc::new)
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Config {
@@ -313,15 +323,22 @@ fn fingerprint(raw_sink: Option<&toml::Value>, hostname: &str, egress: &EgressPo
     hash.finalize().into()
 }
 
+/// Settings outside `[sinks.NAME]` that every sink depends on.
+struct Globals<'a> {
+    hostname: &'a str,
+    egress: &'a Arc<EgressPolicy>,
+    data_dir: &'a Path,
+}
+
 fn build_sink(
     cx: &Context<'_>,
-    hostname: &str,
-    egress_policy_of_config: &Arc<EgressPolicy>,
+    globals: &Globals<'_>,
     name: String,
     sink: SinkFile,
     raw_sink: Option<&toml::Value>,
     dynamic: bool,
 ) -> Result<SinkConfig, ConfigError> {
+    let Globals { hostname, egress: egress_policy_of_config, data_dir } = *globals;
     let SinkFile {
         format,
         url,
@@ -438,7 +455,8 @@ fn build_sink(
     let encoder = build_encoder(cx, &name, hostname, format_keys, max_bytes, &endpoint)?;
 
     let chat = matches!(format_name.as_str(), "slack" | "teams");
-    let (limits, when_full) = build_queue(cx, &name, queue, if chat { "drop_oldest" } else { "block" })?;
+    let (limits, when_full, queue_kind) =
+        build_queue(cx, &name, queue, if chat { "drop_oldest" } else { "block" }, data_dir)?;
     let tls = match (tls, &endpoint) {
         (Some(tls), Endpoint::Tls(target)) => Some(build_tls(cx, &name, tls, &target.host)?),
         (None, Endpoint::Tls(target)) => Some(build_tls(cx, &name, TlsFile::default(), &target.host)?),
@@ -547,6 +565,7 @@ fn build_sink(
         filter,
         limits,
         when_full,
+        queue_kind,
         connect_timeout,
         backoff_initial,
         backoff_max,
@@ -593,12 +612,21 @@ fn build_queue(
     name: &str,
     queue: QueueFile,
     default_when_full: &str,
-) -> Result<(Limits, WhenFull), ConfigError> {
-    let QueueFile { kind, max_events, max_bytes, when_full } = queue;
+    data_dir: &Path,
+) -> Result<(Limits, WhenFull, QueueKind), ConfigError> {
+    let QueueFile { kind, max_events, max_bytes, when_full, sync } = queue;
     let key = |field: &str| format!("sinks.{name}.queue.{field}");
-    if kind != "memory" {
-        return Err(cx.error(key("kind"), format!("expected \"memory\", found {kind:?}")));
-    }
+    let queue_kind = match (kind.as_str(), sync) {
+        ("memory", None) => QueueKind::Memory,
+        ("memory", Some(_)) => return Err(cx.error(key("sync"), "applies to kind = \"disk\" only")),
+        ("disk", sync) => {
+            let text = sync.unwrap_or_else(|| "batch".to_owned());
+            let sync = SyncPolicy::parse(&text)
+                .ok_or_else(|| cx.error(key("sync"), format!("expected {}, found {text:?}", SyncPolicy::NAMES)))?;
+            QueueKind::Disk { dir: data_dir.join(name), sync }
+        }
+        (other, _) => return Err(cx.error(key("kind"), format!("expected \"memory\" or \"disk\", found {other:?}"))),
+    };
     if max_events == 0 {
         return Err(cx.error(key("max_events"), "expected at least 1"));
     }
@@ -608,7 +636,7 @@ fn build_queue(
     let when_full = when_full.unwrap_or_else(|| default_when_full.to_owned());
     let when_full = WhenFull::parse(&when_full)
         .ok_or_else(|| cx.error(key("when_full"), format!("expected {}, found {when_full:?}", WhenFull::NAMES)))?;
-    Ok((Limits { max_events, max_bytes }, when_full))
+    Ok((Limits { max_events, max_bytes }, when_full, queue_kind))
 }
 
 fn build_tls(

@@ -15,6 +15,9 @@ pub struct ConfigFile {
     /// Name this host reports as (syslog HOSTNAME when an event has no `host`); default: the
     /// system hostname.
     pub hostname: Option<String>,
+    /// Where disk queues live, one directory per sink (default `$STATE_DIRECTORY`, else
+    /// `/var/lib/siem-relay`; a temporary directory for the embedded default).
+    pub data_dir: Option<PathBuf>,
     /// How long SIGTERM/SIGINT waits for queues to drain before exiting.
     #[serde(default = "defaults::shutdown_timeout_ms")]
     pub shutdown_timeout_ms: u64,
@@ -279,6 +282,8 @@ pub struct QueueFile {
     /// Default `block`; `drop_oldest` for chat notifications (`slack`, `teams`), which must
     /// never hold up the SIEM sinks.
     pub when_full: Option<String>,
+    /// Disk queues: `batch` (fsync per group of writes, default) or an interval like `100ms`.
+    pub sync: Option<String>,
 }
 
 impl Default for QueueFile {
@@ -288,6 +293,7 @@ impl Default for QueueFile {
             max_events: defaults::max_events(),
             max_bytes: defaults::max_bytes(),
             when_full: None,
+            sync: None,
         }
     }
 }

@@ -26,6 +26,8 @@ use crate::transport::{Endpoint, Framing};
 /// The configuration used when no file is given: one `console` sink, so a newcomer sees events
 /// flow at once.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/default.toml");
+/// How errors name the embedded default.
+pub const EMBEDDED_ORIGIN: &str = "<embedded default>";
 
 /// A validated configuration, ready to run.
 #[derive(Debug, Clone)]
@@ -84,6 +86,13 @@ pub struct InputConfig {
     pub idle_timeout: Option<Duration>,
 }
 
+/// Where a sink's queue keeps its events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueueKind {
+    Memory,
+    Disk { dir: PathBuf, sync: crate::queue::disk::SyncPolicy },
+}
+
 /// One sink, validated: everything static about its output is already built.
 #[derive(Debug, Clone)]
 pub struct SinkConfig {
@@ -100,6 +109,8 @@ pub struct SinkConfig {
     pub filter: Filter,
     pub limits: Limits,
     pub when_full: WhenFull,
+    /// In memory, or on disk in this sink's own directory.
+    pub queue_kind: QueueKind,
     pub connect_timeout: Duration,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
@@ -141,7 +152,7 @@ impl Config {
 
     /// The embedded default configuration.
     pub fn embedded_default() -> Result<Config, ConfigError> {
-        Config::parse(EMBEDDED_DEFAULT, "<embedded default>")
+        Config::parse(EMBEDDED_DEFAULT, EMBEDDED_ORIGIN)
     }
 
     /// Parses and validates configuration text; `origin` names it in errors. Relative paths

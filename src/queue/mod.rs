@@ -2,8 +2,10 @@
 
 pub mod disk;
 pub mod memory;
+pub mod sink_queue;
 
 pub use memory::{MemoryQueue, Push};
+pub use sink_queue::{AckToken, SinkQueue};
 
 /// What a full queue does with one more event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

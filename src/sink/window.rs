@@ -13,6 +13,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::event::Event;
+use crate::queue::AckToken;
 
 /// Confirmed bytes kept for replay after a connection reset. Bounds duplicates as well as memory.
 pub const RETAIN_BYTES: usize = 256 * 1024;
@@ -22,6 +23,8 @@ struct Sent {
     frames: Bytes,
     /// The events in the frames, kept so a handover can give unconfirmed ones back.
     events: Vec<Arc<Event>>,
+    /// Acknowledges the batch in its queue once confirmed.
+    token: AckToken,
     /// Wire offset (on the current connection) just after this batch; `None` if the batch has
     /// not been written on the current connection.
     end: Option<u64>,
@@ -47,8 +50,8 @@ pub enum Replay {
 impl ReplayWindow {
     /// Records a batch written on the current connection, ending at wire offset `end`, or not
     /// (fully) written (`None`), to be replayed on the next connection.
-    pub fn push(&mut self, frames: Bytes, events: Vec<Arc<Event>>, end: Option<u64>) {
-        self.batches.push_back(Sent { frames, events, end, confirmed: false });
+    pub fn push(&mut self, frames: Bytes, events: Vec<Arc<Event>>, token: AckToken, end: Option<u64>) {
+        self.batches.push_back(Sent { frames, events, token, end, confirmed: false });
     }
 
     /// Whether the newest batch has been written on the current connection.
@@ -64,14 +67,17 @@ impl ReplayWindow {
     }
 
     /// Marks batches that end at or before `acknowledged` as confirmed; returns how many events
-    /// became confirmed. Forgets the oldest confirmed batches beyond the retention budget.
-    pub fn confirm(&mut self, acknowledged: u64) -> usize {
+    /// became confirmed and the queue token of the last of them. Forgets the oldest confirmed
+    /// batches beyond the retention budget.
+    pub fn confirm(&mut self, acknowledged: u64) -> (usize, AckToken) {
         let mut newly = 0;
+        let mut token = None;
         for sent in self.batches.iter_mut().filter(|sent| !sent.confirmed) {
             match sent.end {
                 Some(end) if end <= acknowledged => {
                     sent.confirmed = true;
                     newly += sent.events.len();
+                    token = sent.token.or(token);
                     self.retained_bytes += sent.frames.len();
                 }
                 _ => break,
@@ -86,7 +92,7 @@ impl ReplayWindow {
                 _ => break,
             }
         }
-        newly
+        (newly, token)
     }
 
     /// The connection is gone: returns the batches to write on the next connection, oldest
@@ -162,25 +168,25 @@ mod tests {
     #[test]
     fn confirms_in_order_up_to_the_acknowledged_offset() {
         let mut window = ReplayWindow::default();
-        window.push(frames(10), events(1), Some(10));
-        window.push(frames(10), events(2), Some(20));
-        window.push(frames(10), events(3), Some(30));
-        assert_eq!(window.confirm(25), 3);
+        window.push(frames(10), events(1), None, Some(10));
+        window.push(frames(10), events(2), None, Some(20));
+        window.push(frames(10), events(3), None, Some(30));
+        assert_eq!(window.confirm(25).0, 3);
         assert_eq!(window.unconfirmed_events(), 3);
-        assert_eq!(window.confirm(30), 3);
+        assert_eq!(window.confirm(30).0, 3);
         assert_eq!(window.unconfirmed_events(), 0);
     }
 
     #[test]
     fn clean_close_replays_unconfirmed_and_reset_replays_retained_too() {
         let mut window = ReplayWindow::default();
-        window.push(frames(10), events(1), Some(10));
-        window.push(frames(10), events(2), Some(20));
+        window.push(frames(10), events(1), None, Some(10));
+        window.push(frames(10), events(2), None, Some(20));
         let _ = window.confirm(10);
         let (batches, events) = window.replay(Replay::Unconfirmed);
         assert_eq!((batches.len(), events), (1, 2));
         window.rewritten(Replay::Unconfirmed, [7].into_iter());
-        assert_eq!(window.confirm(7), 2);
+        assert_eq!(window.confirm(7).0, 2);
         let (batches, events) = window.replay(Replay::All);
         assert_eq!((batches.len(), events), (2, 3));
     }
@@ -188,8 +194,8 @@ mod tests {
     #[test]
     fn a_handover_takes_back_the_unconfirmed_events() {
         let mut window = ReplayWindow::default();
-        window.push(frames(10), events(1), Some(10));
-        window.push(frames(10), events(2), Some(20));
+        window.push(frames(10), events(1), None, Some(10));
+        window.push(frames(10), events(2), None, Some(20));
         let _ = window.confirm(10);
         assert_eq!(window.take_unconfirmed().len(), 2);
         assert_eq!(window.unconfirmed_events(), 0);
@@ -201,9 +207,9 @@ mod tests {
         let mut window = ReplayWindow::default();
         let big = RETAIN_BYTES / 2 + 1;
         for n in 1..=3u64 {
-            window.push(frames(big), events(1), Some(n * big as u64));
+            window.push(frames(big), events(1), None, Some(n * big as u64));
         }
-        assert_eq!(window.confirm(3 * big as u64), 3);
+        assert_eq!(window.confirm(3 * big as u64).0, 3);
         let (batches, _) = window.replay(Replay::All);
         assert_eq!(batches.len(), 1, "only the newest confirmed batch fits the budget");
     }

@@ -12,7 +12,7 @@ use super::stats::SinkStats;
 use super::window::{Replay, ReplayWindow};
 use crate::config::SinkConfig;
 use crate::event::Event;
-use crate::queue::MemoryQueue;
+use crate::queue::{AckToken, SinkQueue};
 use crate::transport::stream::{PeerState, StreamConnection};
 use crate::transport::udp::UdpConnection;
 use crate::transport::writer::LocalWriter;
@@ -37,13 +37,13 @@ pub const HANDOVER_SETTLE: Duration = Duration::from_secs(5);
 /// stops taking events and returns the events it could not get confirmed, for its successor.
 pub async fn run(
     config: Arc<SinkConfig>,
-    queue: Arc<MemoryQueue>,
+    queue: Arc<SinkQueue>,
     stats: Arc<SinkStats>,
     abort: CancellationToken,
     handover: CancellationToken,
     pause: Arc<super::pause::Pause>,
 ) -> Vec<Arc<Event>> {
-    let mut delivery = Delivery::new(&config, stats.clone());
+    let mut delivery = Delivery::new(&config, stats.clone(), queue.clone());
     let mut events: Vec<Arc<Event>> = Vec::with_capacity(BATCH_EVENTS);
     let mut encoder_scratch = Vec::new();
     let mut lost_in_flight = 0;
@@ -62,10 +62,10 @@ pub async fn run(
             () = abort.cancelled() => break,
             () = handover.cancelled() => break,
             () = pause.wait_paused() => continue,
-            more = queue.pop_batch(BATCH_EVENTS, BATCH_BYTES, &mut events) => Some(more),
+            token = queue.pop_batch(BATCH_EVENTS, BATCH_BYTES, &mut events) => Some(token),
             () = tokio::time::sleep(MAINTAIN_INTERVAL), if delivery.needs_maintenance() => None,
         };
-        match popped {
+        let token = match popped {
             None => {
                 tokio::select! {
                     biased;
@@ -74,9 +74,9 @@ pub async fn run(
                 }
                 continue;
             }
-            Some(false) => break,
-            Some(true) => {}
-        }
+            Some(None) => break,
+            Some(Some(token)) => token,
+        };
         let batch = encode_batch(&config, &events, &mut encoder_scratch, &stats);
         tokio::select! {
             biased;
@@ -84,7 +84,7 @@ pub async fn run(
                 lost_in_flight = delivery.untracked_in_flight(events.len());
                 break;
             }
-            () = delivery.deliver(batch, &events) => {}
+            () = delivery.deliver(batch, &events, token) => {}
         }
     }
     if handover.is_cancelled() && !abort.is_cancelled() {
@@ -96,10 +96,14 @@ pub async fn run(
         () = abort.cancelled() => delivery.unconfirmed_events(),
         () = delivery.settle() => 0,
     };
-    let left = queue.discard_all() + unconfirmed + lost_in_flight;
+    // A disk queue still holds everything not acknowledged: it is delivered after the restart.
+    let left = if queue.is_durable() { 0 } else { queue.discard_at_shutdown() + unconfirmed + lost_in_flight };
     SinkStats::add(&stats.dropped_shutdown, left as u64);
     if left > 0 {
         warn!(sink = %config.name, undelivered = left, "shutdown deadline passed with events undelivered");
+    }
+    if queue.is_durable() && queue.depth().0 > 0 {
+        info!(sink = %config.name, pending = queue.depth().0, "events stay in the disk queue for the next start");
     }
     Vec::new()
 }
@@ -142,9 +146,9 @@ enum Delivery {
 }
 
 impl Delivery {
-    fn new(config: &Arc<SinkConfig>, stats: Arc<SinkStats>) -> Self {
+    fn new(config: &Arc<SinkConfig>, stats: Arc<SinkStats>, queue: Arc<SinkQueue>) -> Self {
         let backoff = Backoff::new(config.backoff_initial, config.backoff_max);
-        let shared = Shared { config: config.clone(), stats, backoff };
+        let shared = Shared { config: config.clone(), stats, backoff, queue };
         match &config.endpoint {
             Endpoint::Tcp(_) | Endpoint::Tls(_) => Delivery::Stream(StreamDelivery {
                 shared,
@@ -161,11 +165,17 @@ impl Delivery {
 
     /// Hands the batch to the transport, retrying (with backoff) until it is written. Only
     /// cancellation stops it.
-    async fn deliver(&mut self, batch: Batch, events: &[Arc<Event>]) {
+    async fn deliver(&mut self, batch: Batch, events: &[Arc<Event>], token: AckToken) {
         match self {
-            Delivery::Stream(stream) => stream.deliver(Bytes::from(batch.bytes), events.to_vec()).await,
-            Delivery::Udp(udp) => udp.deliver(&batch).await,
-            Delivery::Local(local) => local.deliver(&batch.bytes, events.len()).await,
+            Delivery::Stream(stream) => stream.deliver(Bytes::from(batch.bytes), events.to_vec(), token).await,
+            Delivery::Udp(udp) => {
+                udp.deliver(&batch).await;
+                udp.shared.queue.ack(token);
+            }
+            Delivery::Local(local) => {
+                local.deliver(&batch.bytes, events.len()).await;
+                local.shared.queue.ack(token);
+            }
         }
     }
 
@@ -223,6 +233,8 @@ struct Shared {
     config: Arc<SinkConfig>,
     stats: Arc<SinkStats>,
     backoff: Backoff,
+    /// Acknowledged as deliveries are confirmed.
+    queue: Arc<SinkQueue>,
 }
 
 impl Shared {
@@ -250,10 +262,10 @@ struct StreamDelivery {
 }
 
 impl StreamDelivery {
-    async fn deliver(&mut self, frames: Bytes, events: Vec<Arc<Event>>) {
+    async fn deliver(&mut self, frames: Bytes, events: Vec<Arc<Event>>, token: AckToken) {
         // Tracked from the start: if this connection fails at any point, the batch is part of
         // what the next one replays, and shutdown accounting sees it as unconfirmed.
-        self.window.push(frames.clone(), events, None);
+        self.window.push(frames.clone(), events, token, None);
         loop {
             let _ = self.connected().await;
             if self.window.newest_written() {
@@ -369,7 +381,8 @@ impl StreamDelivery {
             return;
         };
         if let Ok(acknowledged) = connection.acknowledged_up_to() {
-            let confirmed = self.window.confirm(acknowledged);
+            let (confirmed, token) = self.window.confirm(acknowledged);
+            self.shared.queue.ack(token);
             if confirmed > 0 {
                 SinkStats::add(&self.shared.stats.delivered, confirmed as u64);
                 self.shared.succeeded();

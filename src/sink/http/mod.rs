@@ -33,7 +33,7 @@ use super::backoff::Backoff;
 use super::stats::SinkStats;
 use crate::config::SinkConfig;
 use crate::event::Event;
-use crate::queue::MemoryQueue;
+use crate::queue::{AckToken, SinkQueue};
 use crate::ratelimit::LogLimiter;
 use crate::timestamp::Timestamp;
 use crate::transport::http::{HttpClient, HttpError, Response};
@@ -122,7 +122,7 @@ fn verdict(result: &Result<Response, HttpError>) -> Verdict {
 /// returns the events of those that did not, for its successor.
 pub async fn run(
     config: Arc<SinkConfig>,
-    queue: Arc<MemoryQueue>,
+    queue: Arc<SinkQueue>,
     stats: Arc<SinkStats>,
     state: Arc<HttpSinkState>,
     abort: CancellationToken,
@@ -132,7 +132,7 @@ pub async fn run(
     let slots = Arc::new(Semaphore::new(settings.concurrency));
     // Events of the deliveries under way, by delivery number, so nothing in flight is lost on
     // a handover or goes uncounted at shutdown.
-    let in_flight: Arc<Mutex<BTreeMap<u64, Vec<Arc<Event>>>>> = Arc::default();
+    let in_flight: Arc<Mutex<InFlight>> = Arc::default();
     let mut next_delivery = 0u64;
     let mut deliveries = JoinSet::new();
     let (max_events, max_bytes) = settings.batching.map_or((1, usize::MAX), |b| (b.max_events, b.max_bytes));
@@ -147,28 +147,28 @@ pub async fn run(
             },
         };
         let mut events = Vec::new();
-        let more = tokio::select! {
+        let popped = tokio::select! {
             biased;
             () = abort.cancelled() => break,
             () = handover.cancelled() => break,
-            more = queue.pop_batch(max_events, max_bytes, &mut events) => more,
+            popped = queue.pop_batch(max_events, max_bytes, &mut events) => popped,
         };
-        if !more {
-            break;
-        }
+        let Some(mut token) = popped else { break };
         if let Some(batching) = settings.batching {
-            linger(&queue, &mut events, batching, &abort).await;
+            token = linger(&queue, &mut events, batching, &abort).await.unwrap_or(token);
         }
         while deliveries.try_join_next().is_some() {}
         let number = next_delivery;
         next_delivery += 1;
-        lock(&in_flight).insert(number, events.clone());
+        lock(&in_flight).started(number, events.clone(), token);
         let delivery =
             Delivery { config: config.clone(), settings: settings.clone(), state: state.clone(), stats: stats.clone() };
-        let in_flight = in_flight.clone();
+        let (in_flight, queue) = (in_flight.clone(), queue.clone());
         deliveries.spawn(async move {
             delivery.deliver(events).await;
-            lock(&in_flight).remove(&number);
+            // Delivered or kept as a dead letter: either way the queue may let it go, in order.
+            let token = lock(&in_flight).finished(number);
+            queue.ack(token);
             drop(slot);
         });
     }
@@ -176,7 +176,7 @@ pub async fn run(
     if handover.is_cancelled() && !abort.is_cancelled() {
         let _ = tokio::time::timeout(super::worker::HANDOVER_SETTLE, all_done).await;
         deliveries.shutdown().await;
-        return std::mem::take(&mut *lock(&in_flight)).into_values().flatten().collect();
+        return lock(&in_flight).take_unfinished();
     }
     tokio::select! {
         biased;
@@ -184,8 +184,9 @@ pub async fn run(
         () = all_done => {}
     }
     deliveries.shutdown().await;
-    let unfinished: usize = lock(&in_flight).values().map(Vec::len).sum();
-    let left = queue.discard_all() + unfinished;
+    let unfinished = lock(&in_flight).take_unfinished().len();
+    // A disk queue keeps everything not acknowledged for the next start.
+    let left = if queue.is_durable() { 0 } else { queue.discard_at_shutdown() + unfinished };
     SinkStats::add(&stats.dropped_shutdown, left as u64);
     if left > 0 {
         warn!(sink = %config.name, undelivered = left, "shutdown deadline passed with events undelivered");
@@ -193,30 +194,75 @@ pub async fn run(
     Vec::new()
 }
 
+/// Deliveries under way, by number. Deliveries finish out of order (concurrency), but a queue
+/// is acknowledged in order: up to the last delivery before the oldest unfinished one.
+#[derive(Debug, Default)]
+struct InFlight {
+    deliveries: BTreeMap<u64, (Vec<Arc<Event>>, AckToken, bool)>,
+}
+
+impl InFlight {
+    fn started(&mut self, number: u64, events: Vec<Arc<Event>>, token: AckToken) {
+        self.deliveries.insert(number, (events, token, false));
+    }
+
+    /// Marks delivery `number` finished; returns the token that acknowledges every delivery
+    /// finished without an unfinished one before it.
+    fn finished(&mut self, number: u64) -> AckToken {
+        if let Some(entry) = self.deliveries.get_mut(&number) {
+            entry.2 = true;
+        }
+        let mut token = None;
+        while let Some(entry) = self.deliveries.first_entry() {
+            if !entry.get().2 {
+                break;
+            }
+            token = entry.remove().1.or(token);
+        }
+        token
+    }
+
+    /// The events of every unfinished delivery, oldest first (and forgets them).
+    fn take_unfinished(&mut self) -> Vec<Arc<Event>> {
+        std::mem::take(&mut self.deliveries)
+            .into_values()
+            .filter(|(_, _, done)| !done)
+            .flat_map(|(events, _, _)| events)
+            .collect()
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// Waits up to `max_linger` for a partial batch to fill.
-async fn linger(queue: &MemoryQueue, events: &mut Vec<Arc<Event>>, batching: Batching, abort: &CancellationToken) {
+/// Waits up to `max_linger` for a partial batch to fill; returns the token of the last batch
+/// read, if more were read.
+async fn linger(
+    queue: &SinkQueue,
+    events: &mut Vec<Arc<Event>>,
+    batching: Batching,
+    abort: &CancellationToken,
+) -> Option<AckToken> {
     let deadline = tokio::time::Instant::now() + batching.max_linger;
     let mut bytes: usize = events.iter().map(|e| e.wire_size()).sum();
+    let mut last = None;
     while events.len() < batching.max_events && bytes < batching.max_bytes {
         let mut more = Vec::new();
         let room = batching.max_bytes - bytes;
         let popped = tokio::select! {
             biased;
-            () = abort.cancelled() => return,
-            () = tokio::time::sleep_until(deadline) => return,
+            () = abort.cancelled() => return last,
+            () = tokio::time::sleep_until(deadline) => return last,
             popped = queue.pop_batch(batching.max_events - events.len(), room, &mut more) => popped,
         };
-        if !popped {
-            return;
-        }
+        let Some(token) = popped else { return last };
+        last = Some(token);
         // pop_batch always takes at least one event: stop if that one overshot the byte budget.
         bytes += more.iter().map(|e| e.wire_size()).sum::<usize>();
         events.append(&mut more);
     }
+    last
 }
 
 /// Everything one delivery needs.
