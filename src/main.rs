@@ -287,11 +287,18 @@ fn send(socket: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCo
         for (line, reason) in &outcome.rejections {
             eprintln!("line {line}: rejected: {reason}");
         }
+        for (line, reason) in &outcome.not_queued {
+            eprintln!("line {line}: {reason}");
+        }
         println!("accepted {}, rejected {}", outcome.accepted, outcome.rejected);
         if let Some(error) = &outcome.error {
             eprintln!("siem-relay: {error}");
             return Ok(ExitCode::from(2));
         }
-        Ok(if outcome.rejected > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        if outcome.acked_through < outcome.lines {
+            eprintln!("siem-relay: only lines up to {} of {} were acknowledged", outcome.acked_through, outcome.lines);
+            return Ok(ExitCode::from(2));
+        }
+        Ok(if outcome.rejected > 0 || !outcome.not_queued.is_empty() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
     })
 }

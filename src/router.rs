@@ -147,9 +147,13 @@ impl Router {
 
     /// Offers the event to every matching sink, in config order. With `when_full = "block"` a
     /// full queue makes this wait, which is how backpressure reaches the writer.
-    pub async fn route(&self, event: Arc<Event>) {
+    ///
+    /// Returns `Err` naming the sinks whose queue did not take the event (full under
+    /// `drop_newest`, or closing), so writers asking for acknowledgements learn of it.
+    pub async fn route(&self, event: Arc<Event>) -> Result<(), String> {
         self.seen.record(event.event_type());
         let mut matched = false;
+        let mut refused: Vec<&str> = Vec::new();
         for route in &self.routes {
             if !route.filter.accepts(&event) {
                 continue;
@@ -159,8 +163,14 @@ impl Router {
             let (counter, reason, lost) = match route.queue.push(event.clone()).await {
                 Push::Queued => continue,
                 Push::QueuedDroppingOldest(n) => (&route.stats.dropped_oldest, "queue full, dropped oldest", n),
-                Push::DroppedNewest => (&route.stats.dropped_newest, "queue full, dropped newest", 1),
-                Push::Closed => (&route.stats.dropped_shutdown, "shutting down, dropped", 1),
+                Push::DroppedNewest => {
+                    refused.push(&route.name);
+                    (&route.stats.dropped_newest, "queue full, dropped newest", 1)
+                }
+                Push::Closed => {
+                    refused.push(&route.name);
+                    (&route.stats.dropped_shutdown, "shutting down, dropped", 1)
+                }
             };
             SinkStats::add(counter, lost as u64);
             if let Some(suppressed) = route.drop_log.allow() {
@@ -177,6 +187,11 @@ impl Router {
                     "event matches no sink and is not forwarded"
                 );
             }
+        }
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("not queued for sink(s) {}: queue full or shutting down", refused.join(", ")))
         }
     }
 }

@@ -82,3 +82,123 @@ async fn a_disk_queued_webhook_acknowledges_in_order() {
     );
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_asking_for_acks_get_them_and_learn_of_refused_events() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    // Nothing listens: the worker holds the first event while it retries, the second fills the
+    // one-event queue, and the next is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let daemon = TestDaemon::start(&format!(
+        "shutdown_timeout_ms = 100\n[sinks.siem]\nformat = \"rfc5424\"\nurl = \"tcp://{closed}\"\nqueue = {{ max_events = 1, when_full = \"drop_newest\" }}\n"
+    ))
+    .await;
+    daemon.send(&numbered_events("held", 1)).await;
+    let stats = daemon.sink_stats("siem");
+    assert!(eventually(WAIT, || daemon.queue_depth("siem").0 == 0 && get(&stats.connect_failures) > 0).await);
+    daemon.send(&numbered_events("queued", 1)).await;
+    assert_eq!(daemon.queue_depth("siem").0, 1);
+
+    let stream = tokio::net::UnixStream::connect(&daemon.socket).await.expect("connect");
+    let (reader, mut writer) = stream.into_split();
+    writer.write_all(siem_relay::client::HELLO).await.expect("hello");
+    writer.write_all(b"{\"event\":\"x\",\"id\":\"a\"}\n{\"siem_relay\":{\"acks\":true}}\n").await.expect("write");
+    writer.shutdown().await.expect("shutdown");
+    let mut replies = Vec::new();
+    let mut lines = BufReader::new(reader).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        replies.push(serde_json::from_str::<serde_json::Value>(&line).expect("JSON"));
+    }
+    let kinds: Vec<&str> = replies.iter().filter_map(|r| r["type"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"hello"), "{replies:?}");
+    assert!(
+        replies.iter().any(|r| r["type"] == "error" && r["line"] == 1 && r["reason_code"] == "not_queued"),
+        "{replies:?}"
+    );
+    assert!(
+        replies.iter().any(|r| r["type"] == "rejected" && r["line"] == 2),
+        "a second hello is an ordinary line: {replies:?}"
+    );
+    assert!(replies.iter().any(|r| r["type"] == "ack" && r["through"] == 2), "{replies:?}");
+    let summary = replies.last().expect("summary");
+    assert_eq!((summary["lines"].as_u64(), summary["accepted"].as_u64()), (Some(2), Some(1)));
+    daemon.stop().await;
+}
+
+/// Starts the daemon binary and waits until it accepts on its event socket.
+async fn spawn_daemon(config: &std::path::Path, socket: &std::path::Path) -> std::process::Child {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_siem-relay"))
+        .arg("run")
+        .arg("--config")
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the daemon");
+    // A socket file left by a killed run refuses connections until the new daemon replaces it.
+    assert!(
+        eventually(WAIT, || std::os::unix::net::UnixStream::connect(socket).is_ok()).await,
+        "daemon did not come up"
+    );
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_at_random_moments_loses_no_acknowledged_event() {
+    const ROUNDS: u64 = 8;
+    const BATCH: usize = 50;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let receiver = StreamReceiver::tcp().await;
+    let socket = dir.path().join("events.sock");
+    let config = dir.path().join("siem-relay.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\n[input]\nsocket = \"{}\"\n[control]\nsocket = \"{}\"\n[sinks.siem]\nformat = \"rfc5424\"\nurl = \"{}\"\nbackoff_initial_ms = 20\nbackoff_max_ms = 100\nqueue = {{ kind = \"disk\", max_events = 100000 }}\n",
+            dir.path().join("data").display(),
+            socket.display(),
+            dir.path().join("control.sock").display(),
+            receiver.url("tcp")
+        ),
+    )
+    .expect("config");
+
+    let mut acknowledged: Vec<String> = Vec::new();
+    let mut next_id = 0usize;
+    for round in 0..ROUNDS {
+        let mut daemon = spawn_daemon(&config, &socket).await;
+        // A different, repeatable moment each round.
+        let lifetime = Duration::from_millis(30 + (round * 7919 % 170));
+        let deadline = tokio::time::Instant::now() + lifetime;
+        while tokio::time::Instant::now() < deadline {
+            let ids: Vec<String> = (next_id..next_id + BATCH).map(|i| format!("e{i}")).collect();
+            next_id += BATCH;
+            let text: String = ids.iter().map(|id| format!("{{\"event\":\"x\",\"id\":\"{id}\"}}\n")).collect();
+            match siem_relay::client::send(&socket, text.as_bytes()).await {
+                Ok(outcome) => {
+                    let through = usize::try_from(outcome.acked_through).unwrap_or(0).min(BATCH);
+                    acknowledged.extend(ids.into_iter().take(through));
+                }
+                Err(_) => break,
+            }
+        }
+        daemon.kill().expect("kill -9");
+        let _ = daemon.wait();
+    }
+    // One last run with nothing new: it delivers what the killed runs left on disk.
+    let mut daemon = spawn_daemon(&config, &socket).await;
+    let expected: HashSet<String> = acknowledged.iter().cloned().collect();
+    let got = || receiver.octet_ids().into_iter().collect::<HashSet<_>>();
+    let complete = eventually(WAIT, || got().is_superset(&expected)).await;
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    assert!(complete, "{} acknowledged events lost", expected.difference(&got()).count());
+    let received = receiver.octet_ids().len();
+    eprintln!(
+        "kill -9: {ROUNDS} rounds, {} events acknowledged, {} received, {} duplicates",
+        expected.len(),
+        received,
+        received - got().len()
+    );
+    assert!(!expected.is_empty());
+}

@@ -3,9 +3,16 @@
 //! Protocol (NDJSON both ways): the client writes one event per line. The daemon writes back
 //! nothing for accepted lines; for each rejected line it writes
 //! `{"type":"rejected","line":N,"reason_code":"...","reason":"..."}`. When the client shuts down
-//! its sending side, the daemon answers `{"type":"summary","accepted":A,"rejected":R}` and
-//! closes. Writers that never read replies work unchanged: replies are best effort and stop if
-//! the client does not read them.
+//! its sending side, the daemon answers `{"type":"summary","lines":L,"accepted":A,"rejected":R}`
+//! and closes. Writers that never read replies work unchanged: replies are best effort and stop
+//! if the client does not read them.
+//!
+//! Acknowledgements: a client whose first line is `{"siem_relay":{"acks":true}}` (answered with
+//! `{"type":"hello","acks":true}`) also receives `{"type":"ack","through":N}` each time the
+//! daemon has taken in everything it had received: every event on lines up to N is then in the
+//! queue of every sink it routes to (written to disk for disk queues), or was answered with an
+//! error line (`rejected`, or `{"type":"error","line":N,"reason_code":"not_queued",...}` when a
+//! queue refused it). The hello line itself is not counted.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,6 +79,18 @@ struct Tally {
     line: u64,
     accepted: u64,
     rejected: u64,
+    /// The client asked for acknowledgements.
+    acks: bool,
+    /// Lines acknowledged so far.
+    acked_through: u64,
+}
+
+/// One line, as the protocol sees it.
+enum Line {
+    Blank,
+    /// `{"siem_relay":{"acks":true}}`, honoured as the first line only.
+    Hello,
+    Event(Result<Event, DecodeError>),
 }
 
 /// Serves one client until it closes, its idle timeout passes, or `stop` fires.
@@ -96,6 +115,11 @@ pub async fn serve(
     // DRAIN_PAUSE or DRAIN_LIMIT has passed; then the connection closes without a summary.
     let mut drain_until: Option<tokio::time::Instant> = None;
     loop {
+        // About to wait for more from the client: acknowledge what was taken in.
+        if tally.acks && tally.line > tally.acked_through && reader.buffer().is_empty() {
+            tally.acked_through = tally.line;
+            replies.send(json!({"type": "ack", "through": tally.line})).await;
+        }
         let filled = match drain_until {
             None => tokio::select! {
                 () = stop.cancelled() => {
@@ -172,7 +196,12 @@ pub async fn serve(
             }
         }
     }
-    replies.send(json!({"type": "summary", "accepted": tally.accepted, "rejected": tally.rejected})).await;
+    if tally.acks && tally.line > tally.acked_through {
+        replies.send(json!({"type": "ack", "through": tally.line})).await;
+    }
+    replies
+        .send(json!({"type": "summary", "lines": tally.line, "accepted": tally.accepted, "rejected": tally.rejected}))
+        .await;
     if let Some(mut writer) = replies.writer.take() {
         let _ = writer.shutdown().await;
     }
@@ -191,35 +220,55 @@ async fn fill(
     result.map_err(|error| format!("read failed: {error}"))
 }
 
-/// Decodes a line without its terminator; `None` for blank lines, which are skipped.
-fn decode(line: &[u8]) -> Option<Result<Event, DecodeError>> {
+/// Decodes a line without its terminator.
+fn decode(line: &[u8]) -> Line {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.iter().all(u8::is_ascii_whitespace) {
-        return None;
+        return Line::Blank;
     }
-    Some(Event::decode(line, Timestamp::now()))
+    if line.starts_with(b"{\"siem_relay\"") {
+        let hello = serde_json::from_slice::<serde_json::Value>(line).ok();
+        if hello.as_ref().and_then(|h| h.get("siem_relay")).and_then(|o| o.get("acks"))
+            == Some(&serde_json::Value::Bool(true))
+        {
+            return Line::Hello;
+        }
+    }
+    Line::Event(Event::decode(line, Timestamp::now()))
 }
 
 async fn handle_line(line: &[u8], router: &SharedRouter, stats: &InputStats, replies: &mut Replies, tally: &mut Tally) {
     dispatch(decode(line), router, stats, replies, tally).await;
 }
 
-async fn dispatch(
-    decoded: Option<Result<Event, DecodeError>>,
-    router: &SharedRouter,
-    stats: &InputStats,
-    replies: &mut Replies,
-    tally: &mut Tally,
-) {
+async fn dispatch(decoded: Line, router: &SharedRouter, stats: &InputStats, replies: &mut Replies, tally: &mut Tally) {
+    let decoded = match decoded {
+        Line::Hello if tally.line == 0 && !tally.acks => {
+            tally.acks = true;
+            replies.send(json!({"type": "hello", "acks": true})).await;
+            return;
+        }
+        // A hello anywhere else is an ordinary (rejected) line.
+        Line::Hello => Line::Event(Err(DecodeError::MissingEventType)),
+        other => other,
+    };
     tally.line += 1;
-    let Some(decoded) = decoded else { return };
+    let Line::Event(decoded) = decoded else { return };
     match decoded {
         Ok(event) => {
             tally.accepted += 1;
             InputStats::add(&stats.accepted);
             // The router in force for this event; a reload swaps in a new one between events.
             let current = router.load_full();
-            current.route(Arc::new(event)).await;
+            if let Err(reason) = current.route(Arc::new(event)).await {
+                if tally.acks {
+                    replies
+                        .send(
+                            json!({"type": "error", "line": tally.line, "reason_code": "not_queued", "reason": reason}),
+                        )
+                        .await;
+                }
+            }
         }
         Err(error) => reject(error, stats, replies, tally).await,
     }
