@@ -145,20 +145,33 @@ async fn spawn_daemon(config: &std::path::Path, socket: &std::path::Path) -> std
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_at_random_moments_loses_no_acknowledged_event() {
+    use crate::support::blocking;
+    use crate::support::http_receiver::HttpReceiver;
+    use crate::support::receivers::{Kind, Receiver, Transport};
     const ROUNDS: u64 = 8;
     const BATCH: usize = 50;
     let dir = tempfile::tempdir().expect("tempdir");
-    let receiver = StreamReceiver::tcp().await;
+    // Real receivers: rsyslog over TCP (octet counting), and an HTTP receiver.
+    let workdir = dir.path().join("rsyslog");
+    let Ok(rsyslog) = blocking(move || Receiver::start(Kind::Rsyslog, Transport::TcpOctetCounted, &workdir)).await
+    else {
+        eprintln!("skipped: rsyslog is not available");
+        return;
+    };
+    let http = HttpReceiver::start(vec![]).await;
     let socket = dir.path().join("events.sock");
     let config = dir.path().join("siem-relay.toml");
     std::fs::write(
         &config,
         format!(
-            "data_dir = \"{}\"\n[input]\nsocket = \"{}\"\n[control]\nsocket = \"{}\"\n[sinks.siem]\nformat = \"rfc5424\"\nurl = \"{}\"\nbackoff_initial_ms = 20\nbackoff_max_ms = 100\nqueue = {{ kind = \"disk\", max_events = 100000 }}\n",
+            "data_dir = \"{}\"\n[input]\nsocket = \"{}\"\n[control]\nsocket = \"{}\"\n[egress]\nallow = [\"127.0.0.0/8\"]\n\
+             [sinks.rsyslog]\nformat = \"rfc5424\"\nurl = \"tcp://127.0.0.1:{}\"\nbackoff_initial_ms = 20\nbackoff_max_ms = 100\nqueue = {{ kind = \"disk\", max_events = 100000 }}\n\
+             [sinks.hook]\nformat = \"json\"\nurl = \"{}\"\nbackoff_initial_ms = 20\nbackoff_max_ms = 100\nqueue = {{ kind = \"disk\", max_events = 100000 }}\n",
             dir.path().join("data").display(),
             socket.display(),
             dir.path().join("control.sock").display(),
-            receiver.url("tcp")
+            rsyslog.port(),
+            http.url("/")
         ),
     )
     .expect("config");
@@ -188,17 +201,57 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_event() {
     // One last run with nothing new: it delivers what the killed runs left on disk.
     let mut daemon = spawn_daemon(&config, &socket).await;
     let expected: HashSet<String> = acknowledged.iter().cloned().collect();
-    let got = || receiver.octet_ids().into_iter().collect::<HashSet<_>>();
-    let complete = eventually(WAIT, || got().is_superset(&expected)).await;
+    let rsyslog_ids = |rsyslog: &Receiver| -> Vec<String> {
+        rsyslog.records().iter().filter_map(|r| r.sd_param("siem@32473", "id").map(str::to_owned)).collect()
+    };
+    let http_ids = || -> Vec<String> {
+        http.requests().iter().filter_map(|r| r.json()["id"].as_str().map(str::to_owned)).collect()
+    };
+    let complete = eventually(WAIT, || {
+        let syslog: HashSet<String> = rsyslog_ids(&rsyslog).into_iter().collect();
+        let hook: HashSet<String> = http_ids().into_iter().collect();
+        syslog.is_superset(&expected) && hook.is_superset(&expected)
+    })
+    .await;
     let _ = daemon.kill();
     let _ = daemon.wait();
-    assert!(complete, "{} acknowledged events lost", expected.difference(&got()).count());
-    let received = receiver.octet_ids().len();
-    eprintln!(
-        "kill -9: {ROUNDS} rounds, {} events acknowledged, {} received, {} duplicates",
-        expected.len(),
-        received,
-        received - got().len()
-    );
-    assert!(!expected.is_empty());
+    for (name, ids) in [("rsyslog", rsyslog_ids(&rsyslog)), ("http", http_ids())] {
+        let unique: HashSet<&String> = ids.iter().collect();
+        let lost = expected.iter().filter(|id| !unique.contains(id)).count();
+        eprintln!(
+            "kill -9 ({name}): {ROUNDS} rounds, {} events acknowledged, {} received, {} duplicates, {lost} lost",
+            expected.len(),
+            ids.len(),
+            ids.len() - unique.len()
+        );
+        assert_eq!(lost, 0, "{name} lost acknowledged events");
+    }
+    assert!(complete && !expected.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_under_load_is_bridged_by_the_bounded_disk_queue() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let mut receiver = StreamReceiver::tcp().await;
+    let daemon = TestDaemon::start(&format!(
+        "data_dir = \"{}\"\n[sinks.siem]\nformat = \"rfc5424\"\nurl = \"{}\"\nbackoff_initial_ms = 20\nbackoff_max_ms = 100\nqueue = {{ kind = \"disk\", max_events = 3000 }}\n",
+        data.path().display(),
+        receiver.url("tcp")
+    ))
+    .await;
+    daemon.send(&numbered_events("x", 100)).await;
+    assert!(eventually(WAIT, || receiver.octet_ids().len() >= 100).await);
+    receiver.stop().await;
+    // Down: 2500 more arrive and wait on disk, within the queue's bound.
+    let more: String = (100..2600).map(|i| format!("{{\"event\":\"x\",\"id\":\"e{i}\"}}\n")).collect();
+    let outcome = daemon.send(&more).await;
+    assert_eq!((outcome.accepted, outcome.acked_through), (2500, 2500));
+    let (depth, _) = daemon.queue_depth("siem");
+    assert!(depth <= 3000, "the queue stays within max_events: {depth}");
+    receiver.restart().await;
+    let expected: HashSet<String> = (0..2600).map(|i| format!("e{i}")).collect();
+    let got = || receiver.octet_ids().into_iter().collect::<HashSet<_>>();
+    assert!(eventually(WAIT, || got() == expected).await, "missing {}", expected.difference(&got()).count());
+    let report = daemon.stop().await;
+    assert_eq!(get(&report.sinks[0].1.dropped_newest) + get(&report.sinks[0].1.dropped_oldest), 0);
 }
