@@ -255,3 +255,38 @@ async fn an_outage_under_load_is_bridged_by_the_bounded_disk_queue() {
     let report = daemon.stop().await;
     assert_eq!(get(&report.sinks[0].1.dropped_newest) + get(&report.sinks[0].1.dropped_oldest), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_record_is_skipped_and_counted_and_the_rest_is_delivered() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let daemon = TestDaemon::start(&config(data.path(), &format!("tcp://{closed}"))).await;
+    daemon.send(&numbered_events("x", 100)).await;
+    daemon.stop().await;
+
+    // Flip one byte in the middle of the segment: one record's checksum fails.
+    let segment = std::fs::read_dir(data.path().join("siem"))
+        .expect("queue dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "seg"))
+        .expect("a segment file");
+    let mut bytes = std::fs::read(&segment).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&segment, bytes).expect("write");
+    let config_file = data.path().join("check.toml");
+    std::fs::write(&config_file, config(data.path(), &format!("tcp://{closed}"))).expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_siem-relay"))
+        .args(["check", "--config"])
+        .arg(&config_file)
+        .output()
+        .expect("check");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("1 corrupt"), "{text}");
+
+    // The daemon comes up and delivers every intact record.
+    let receiver = StreamReceiver::tcp().await;
+    let daemon = TestDaemon::start(&config(data.path(), &receiver.url("tcp"))).await;
+    assert!(eventually(WAIT, || receiver.octet_ids().len() == 99).await, "delivered {}", receiver.octet_ids().len());
+    daemon.stop().await;
+}
