@@ -272,18 +272,10 @@ impl StreamDelivery {
                 // The reconnect just replayed it.
                 return;
             }
-            let Some(connection) = self.connection.as_mut() else { continue };
-            match connection.peer_state() {
-                PeerState::Open => {}
-                PeerState::Closed => {
-                    self.lost("receiver closed the connection", Replay::Unconfirmed);
-                    continue;
-                }
-                PeerState::Failed(error) => {
-                    self.lost(&format!("connection failed: {error}"), Replay::All);
-                    continue;
-                }
+            if !self.peer_still_open() {
+                continue;
             }
+            let Some(connection) = self.connection.as_mut() else { continue };
             let started = std::time::Instant::now();
             match connection.send(&frames).await {
                 Ok(()) => {
@@ -315,6 +307,25 @@ impl StreamDelivery {
             Some(Replay::All) => Replay::All,
             _ => replay,
         });
+    }
+
+    /// Whether the current connection is still open; a peer that closed or failed is recorded
+    /// as lost, with the replay its way of going implies. No connection counts as not open.
+    fn peer_still_open(&mut self) -> bool {
+        let Some(connection) = self.connection.as_mut() else { return false };
+        match connection.peer_state() {
+            PeerState::Open => true,
+            // A clean close means the receiver read everything written: only unconfirmed
+            // batches go again.
+            PeerState::Closed => {
+                self.lost("receiver closed the connection", Replay::Unconfirmed);
+                false
+            }
+            PeerState::Failed(error) => {
+                self.lost(&format!("connection failed: {error}"), Replay::All);
+                false
+            }
+        }
     }
 
     /// The open connection, connecting (with backoff) and replaying the window first if needed.
@@ -401,12 +412,8 @@ impl StreamDelivery {
 
     async fn maintain(&mut self) {
         self.confirm();
-        if let Some(connection) = &mut self.connection {
-            match connection.peer_state() {
-                PeerState::Open => return,
-                PeerState::Closed => self.lost("receiver closed the connection", Replay::Unconfirmed),
-                PeerState::Failed(error) => self.lost(&format!("connection failed: {error}"), Replay::All),
-            }
+        if self.connection.is_some() && self.peer_still_open() {
+            return;
         }
         // Closed cleanly with everything confirmed: reconnect lazily, with the next batch.
         if self.has_replay() {
@@ -420,11 +427,9 @@ impl StreamDelivery {
             if self.window.unconfirmed_events() == 0 && !self.has_replay() {
                 return;
             }
-            let connection = self.connected().await;
-            match connection.peer_state() {
-                PeerState::Open => tokio::time::sleep(Duration::from_millis(20)).await,
-                PeerState::Closed => self.lost("receiver closed the connection", Replay::Unconfirmed),
-                PeerState::Failed(error) => self.lost(&format!("connection failed: {error}"), Replay::All),
+            let _ = self.connected().await;
+            if self.peer_still_open() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
     }
