@@ -5,8 +5,6 @@
 //! 7 runs in ns/event and events/s, and the allocations per event counted by a counting global
 //! allocator. No pass/fail.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use siem_relay::config::Config;
@@ -14,56 +12,15 @@ use siem_relay::event::Event;
 use siem_relay::timestamp::Timestamp;
 use siem_relay::transport::Framing;
 
-/// Counts allocations made through the global allocator.
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: forwards the caller's layout to the system allocator unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `alloc` above with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as for `dealloc` and `alloc`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::allocations;
+#[path = "support/events.rs"]
+mod events;
+use events::lines;
 
 const EVENTS: usize = 20_000;
 const RUNS: usize = 7;
-
-/// Realistic finding events of about 360 bytes, with field variety.
-fn lines() -> Vec<Vec<u8>> {
-    let severities = ["critical", "high", "medium", "low", "info"];
-    (0..EVENTS)
-        .map(|n| {
-            format!(
-                r#"{{"event":"finding_added","id":"f-{n:08}","timestamp":"2024-05-01T12:{:02}:{:02}.{:06}Z","severity":"{}","title":"SQL injection in /api/v1/items/{n} parameter q","host":"web-{}.prod.example.net","source_ip":"10.{}.{}.{}","user":"svc-scanner","url":"https://web.example.net/api/v1/items/{n}?q=1","data":{{"cwe":"CWE-89","cvss":9.1}}}}"#,
-                n / 60 % 60,
-                n % 60,
-                n % 1_000_000,
-                severities[n % 5],
-                n % 16,
-                n % 256,
-                n / 256 % 256,
-                n % 7
-            )
-            .into_bytes()
-        })
-        .collect()
-}
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
@@ -74,18 +31,18 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn measure(lines: &[Vec<u8>], mut stage: impl FnMut(&[u8], &mut Vec<u8>)) -> (f64, f64) {
     let mut out = Vec::with_capacity(64 * 1024);
     let mut times = Vec::with_capacity(RUNS);
-    let mut allocations = 0;
+    let mut counted = 0;
     for _ in 0..RUNS {
-        let before = ALLOCATIONS.load(Ordering::Relaxed);
+        let before = allocations();
         let start = Instant::now();
         for line in lines {
             out.clear();
             stage(line, &mut out);
         }
         times.push(start.elapsed().as_nanos() as f64 / lines.len() as f64);
-        allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+        counted = allocations() - before;
     }
-    (median(times), allocations as f64 / lines.len() as f64)
+    (median(times), counted as f64 / lines.len() as f64)
 }
 
 fn main() {
@@ -93,7 +50,7 @@ fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let lines = lines();
+    let lines = lines(EVENTS);
     let received = Timestamp::now();
     let events: Vec<Event> = lines.iter().map(|l| Event::decode(l, received).expect("valid")).collect();
     let config = |format: &str, extra: &str| {

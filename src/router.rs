@@ -1,5 +1,6 @@
 //! Routing: which sinks take an event (their filters), and handing it to their queues.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tracing::warn;
@@ -32,26 +33,40 @@ impl Filter {
 }
 
 /// Counts of the event types seen, bounded so that agents sending random types cannot grow it.
+///
+/// Every event passes here, from every input task: a known type costs a shared read lock and an
+/// atomic add, so writers do not queue behind one another; only a new type takes the write lock.
 #[derive(Debug, Default)]
 pub struct SeenTypes {
-    counts: std::sync::Mutex<std::collections::HashMap<String, u64>>,
+    counts: std::sync::RwLock<std::collections::HashMap<Box<str>, AtomicU64>>,
 }
 
 impl SeenTypes {
     pub const MAX: usize = 1000;
 
     fn record(&self, event_type: &str) {
-        let mut counts = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(count) = counts.get_mut(event_type) {
-            *count += 1;
+        {
+            let counts = self.counts.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(count) = counts.get(event_type) {
+                count.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            if counts.len() >= Self::MAX {
+                return;
+            }
+        }
+        let mut counts = self.counts.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = counts.get(event_type) {
+            count.fetch_add(1, Ordering::Relaxed);
         } else if counts.len() < Self::MAX {
-            counts.insert(event_type.to_owned(), 1);
+            counts.insert(event_type.into(), AtomicU64::new(1));
         }
     }
 
     fn list(&self) -> Vec<(String, u64)> {
-        let counts = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut list: Vec<(String, u64)> = counts.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let counts = self.counts.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut list: Vec<(String, u64)> =
+            counts.iter().map(|(kind, count)| (kind.to_string(), count.load(Ordering::Relaxed))).collect();
         list.sort();
         list
     }
@@ -83,7 +98,7 @@ pub struct Router {
     seen: Arc<SeenTypes>,
     /// Events that matched no sink (counted: they are not forwarded anywhere); shared by every
     /// generation of the router.
-    unrouted: Arc<std::sync::atomic::AtomicU64>,
+    unrouted: Arc<AtomicU64>,
     unrouted_log: Arc<LogLimiter>,
 }
 

@@ -105,7 +105,7 @@ pub async fn handle(state: &ControlState, role: Role, method: &str, path: &str, 
                             "error": letter.error,
                             "attempts": letter.attempts,
                             "event_ids": letter.events.iter().map(|e| e.id()).collect::<Vec<_>>(),
-                            "events": letter.events.iter().map(|e| e.fields()).collect::<Vec<_>>(),
+                            "events": letter.events.iter().map(|e| e.to_value()).collect::<Vec<_>>(),
                         })
                     })
                     .collect();

@@ -29,9 +29,7 @@
 //! event cannot be split across requests. [`would_exceed`] tells a sink when to send the batch
 //! before appending the next event.
 
-use serde::Serialize;
-use serde_json::{Map, Value};
-
+use super::json::push_string;
 use super::Encoded;
 use crate::event::Event;
 
@@ -66,32 +64,27 @@ impl Default for HecSettings {
     }
 }
 
-#[derive(Serialize)]
-struct HecEvent<'a> {
-    time: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    host: Option<&'a str>,
-    source: &'a str,
-    sourcetype: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    index: Option<&'a str>,
-    event: &'a Map<String, Value>,
-}
-
 impl HecSettings {
     /// Appends the event object for `event` and a `\n` to `out`. Nothing is ever cut.
     pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Encoded {
-        let hec = HecEvent {
-            time: epoch_seconds(event.timestamp().unix_millis()),
-            host: event.host().filter(|host| !host.is_empty()).or(self.host.as_deref()),
-            source: &self.source,
-            sourcetype: &self.sourcetype,
-            index: self.index.as_deref(),
-            event: event.fields(),
-        };
-        // Serialising strings, a finite number and a map of JSON values into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &hec);
-        out.push(b'\n');
+        out.extend_from_slice(b"{\"time\":");
+        // A finite number into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &epoch_seconds(event.timestamp().unix_millis()));
+        if let Some(host) = event.host().filter(|host| !host.is_empty()).or(self.host.as_deref()) {
+            out.extend_from_slice(b",\"host\":");
+            push_string(out, host);
+        }
+        out.extend_from_slice(b",\"source\":");
+        push_string(out, &self.source);
+        out.extend_from_slice(b",\"sourcetype\":");
+        push_string(out, &self.sourcetype);
+        if let Some(index) = &self.index {
+            out.extend_from_slice(b",\"index\":");
+            push_string(out, index);
+        }
+        out.extend_from_slice(b",\"event\":");
+        out.extend_from_slice(event.json().as_bytes());
+        out.extend_from_slice(b"}\n");
         Encoded::default()
     }
 }
@@ -166,7 +159,7 @@ mod tests {
     fn time_is_epoch_seconds_with_milliseconds() {
         let time = |timestamp: &str| {
             let out = encode(&HecSettings::default(), &format!(r#"{{"event":"x","timestamp":"{timestamp}"}}"#));
-            let value: Value = serde_json::from_str(&out).expect("json");
+            let value: serde_json::Value = serde_json::from_str(&out).expect("json");
             let start = out.find("\"time\":").expect("time") + 7;
             (out[start..start + out[start..].find(',').expect("comma")].to_owned(), value["time"].as_f64())
         };
@@ -186,7 +179,7 @@ mod tests {
             &HecSettings::default(),
             &format!(r#"{{"event":"x","big":"{big}","nested":{{"a":[1,2.5,null,true]}},"s":"\"\\\n\u0001é"}}"#),
         );
-        let value: Value = serde_json::from_str(&out).expect("json");
+        let value: serde_json::Value = serde_json::from_str(&out).expect("json");
         assert_eq!(value["event"]["big"].as_str().map(str::len), Some(100_000));
         assert_eq!(value["event"]["nested"], serde_json::json!({"a": [1, 2.5, null, true]}));
         assert_eq!(value["event"]["s"], "\"\\\n\u{1}é");

@@ -18,14 +18,11 @@
 //! webhook receivers (SOAR tools, Logic Apps, Lambda URLs, ...) take without configuration.
 
 use std::borrow::Cow;
-
-use serde::{Serialize, Serializer};
-use serde_json::{Map, Value};
+use std::io::Write as _;
 
 use super::Encoded;
-use crate::event::Event;
+use crate::event::{Event, FieldValue};
 use crate::severity::Severity;
-use crate::timestamp::Timestamp;
 
 /// The `schema_version` this module writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -35,32 +32,17 @@ pub const SCHEMA_VERSION: u32 = 1;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JsonSettings;
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    schema_version: u32,
-    event: &'a str,
-    id: &'a str,
-    #[serde(serialize_with = "display_timestamp")]
-    timestamp: &'a Timestamp,
-    data: &'a Map<String, Value>,
-}
-
-fn display_timestamp<S: Serializer>(timestamp: &&Timestamp, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(*timestamp)
-}
-
 impl JsonSettings {
     /// Appends the envelope for `event` to `out`.
     pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Encoded {
-        let envelope = Envelope {
-            schema_version: SCHEMA_VERSION,
-            event: event.event_type(),
-            id: event.id(),
-            timestamp: event.timestamp(),
-            data: event.fields(),
-        };
-        // Serialising strings and a map of JSON values into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &envelope);
+        let _ = write!(out, "{{\"schema_version\":{SCHEMA_VERSION},\"event\":");
+        push_string(out, event.event_type());
+        out.extend_from_slice(b",\"id\":");
+        push_string(out, event.id());
+        // RFC 3339 text never needs escaping.
+        let _ = write!(out, ",\"timestamp\":\"{}\",\"data\":", event.timestamp());
+        out.extend_from_slice(event.json().as_bytes());
+        out.push(b'}');
         Encoded::default()
     }
 }
@@ -110,14 +92,19 @@ pub fn severity_text(severity: Severity) -> Cow<'static, str> {
 }
 
 /// A field's value as text: strings as they are, everything else as compact JSON (the same
-/// rule as [`super::syslog::value_text`]). `None` for a missing field, `null` and `""`.
-pub fn field_text(value: Option<&Value>) -> Option<Cow<'_, str>> {
+/// rule as [`FieldValue::into_text`]). `None` for a missing field, `null` and `""`.
+pub fn field_text(value: Option<FieldValue<'_>>) -> Option<Cow<'_, str>> {
     match value? {
-        Value::Null => None,
-        Value::String(text) if text.is_empty() => None,
-        Value::String(text) => Some(Cow::Borrowed(text)),
-        other => Some(Cow::Owned(other.to_string())),
+        FieldValue::Null => None,
+        FieldValue::String(text) if text.is_empty() => None,
+        other => Some(other.into_text()),
     }
+}
+
+/// Appends `text` as a JSON string (quoted and escaped).
+pub fn push_string(out: &mut Vec<u8>, text: &str) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 /// The `description` text, when the event has one that is not just white space.
@@ -194,7 +181,7 @@ mod tests {
     #[test]
     fn filled_in_id_and_timestamp_appear_in_both_places() {
         let out = encode(r#"{"event":"scan_started"}"#);
-        let value: Value = serde_json::from_str(&out).expect("json");
+        let value: serde_json::Value = serde_json::from_str(&out).expect("json");
         assert_eq!(value["timestamp"], "2024-05-01T12:00:00Z");
         assert_eq!(value["data"]["timestamp"], "2024-05-01T12:00:00Z");
         assert_eq!(value["id"].as_str().map(str::len), Some(36));
@@ -216,10 +203,12 @@ mod tests {
         assert_eq!(card_title(&event(r#"{"event":"x","title":"  "}"#)), "x");
         assert_eq!(severity_text(event(r#"{"event":"x","severity":9}"#).severity()), "critical (9)");
         assert_eq!(severity_text(event(r#"{"event":"x","severity":"LOW"}"#).severity()), "low");
-        assert_eq!(field_text(Some(&Value::from(1.5))).as_deref(), Some("1.5"));
-        assert_eq!(field_text(Some(&serde_json::json!({"a": [true]}))).as_deref(), Some(r#"{"a":[true]}"#));
-        assert_eq!(field_text(Some(&Value::Null)), None);
-        assert_eq!(field_text(Some(&Value::from(""))), None);
+        let values = event(r#"{"event":"x","n":1.5,"o":{ "a" : [true] },"z":null,"e":"","s":"a\"b"}"#);
+        assert_eq!(field_text(values.field("n")).as_deref(), Some("1.5"));
+        assert_eq!(field_text(values.field("o")).as_deref(), Some(r#"{"a":[true]}"#));
+        assert_eq!(field_text(values.field("z")), None);
+        assert_eq!(field_text(values.field("e")), None);
+        assert_eq!(field_text(values.field("s")).as_deref(), Some("a\"b"));
         assert_eq!(description_text(&event(r#"{"event":"x","description":" \n"}"#)), None);
 
         let fields = vec![("CWE".to_owned(), "data.cwe".to_owned()), ("Gone".to_owned(), "nope".to_owned())];

@@ -16,9 +16,9 @@
 
 use std::sync::Arc;
 
-use crate::event::Event;
+use crate::event::{Event, FieldValue};
 
-use super::syslog::{char_boundary, push_header_field, push_message, value_text, write_pri};
+use super::syslog::{char_boundary, push_header_field, push_message, write_pri};
 use super::{Encoded, MessageSource};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -186,15 +186,10 @@ impl Rfc5424 {
         let severity = format_into(&mut severity, event.severity());
         write_param(out, "severity", severity);
         if form == SdForm::Full {
-            let mut scratch = Vec::new();
             for field in self.sd_fields.iter() {
                 match event.field(&field.path) {
-                    None | Some(serde_json::Value::Null) => {}
-                    Some(value) => {
-                        scratch.clear();
-                        value_text(value, &mut scratch);
-                        write_param(out, &field.name, &scratch);
-                    }
+                    None | Some(FieldValue::Null) => {}
+                    Some(value) => write_param(out, &field.name, value.into_text().as_bytes()),
                 }
             }
         }

@@ -3,8 +3,6 @@
 
 use std::io::Write as _;
 
-use serde_json::Value;
-
 use crate::event::Event;
 use crate::severity::Level;
 
@@ -71,20 +69,7 @@ pub fn push_header_field(out: &mut Vec<u8>, text: &str, max: usize) {
 pub fn push_message(out: &mut Vec<u8>, event: &Event, source: MessageSource) {
     match source {
         MessageSource::Title => out.extend_from_slice(event.title().unwrap_or(event.event_type()).as_bytes()),
-        // Serialising a map of JSON values into a Vec cannot fail.
-        MessageSource::Json => {
-            let _ = serde_json::to_writer(&mut *out, event.fields());
-        }
-    }
-}
-
-/// Writes a field's value as text: strings as they are, everything else as compact JSON.
-pub fn value_text(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::String(text) => out.extend_from_slice(text.as_bytes()),
-        other => {
-            let _ = serde_json::to_writer(&mut *out, other);
-        }
+        MessageSource::Json => out.extend_from_slice(event.json().as_bytes()),
     }
 }
 

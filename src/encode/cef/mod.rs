@@ -22,15 +22,13 @@ pub mod escape;
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv6Addr};
 
-use serde_json::Value;
-
 use self::dictionary::ValueType;
 use self::escape::{push_header, push_value};
 use super::rfc3164::Rfc3164Header;
 use super::rfc5424::Rfc5424Header;
-use super::syslog::{char_boundary, value_text};
+use super::syslog::char_boundary;
 use super::Encoded;
-use crate::event::Event;
+use crate::event::{Event, FieldValue};
 use crate::timestamp::Timestamp;
 
 /// Header field limits from the CEF standard.
@@ -204,35 +202,33 @@ impl Cef {
             return Ok(Some(false));
         }
         let value = match event.field(&mapping.path) {
-            None | Some(Value::Null) => return Ok(None),
+            None | Some(FieldValue::Null) => return Ok(None),
             Some(value) => value,
         };
         match mapping.value_type {
             ValueType::Text(max) => {
-                let mut bytes = Vec::new();
-                value_text(value, &mut bytes);
-                let keep = char_boundary(&bytes, max);
-                let truncated = keep < bytes.len();
-                bytes.truncate(keep);
-                text.push_str(&String::from_utf8_lossy(&bytes));
-                return Ok(Some(truncated));
+                let value = value.into_text();
+                let keep = char_boundary(value.as_bytes(), max);
+                // `keep` is a character boundary.
+                text.push_str(value.get(..keep).unwrap_or_default());
+                return Ok(Some(keep < value.len()));
             }
             ValueType::Integer => {
-                let n = integer(value).filter(|n| i32::try_from(*n).is_ok()).ok_or(())?;
+                let n = integer(&value).filter(|n| i32::try_from(*n).is_ok()).ok_or(())?;
                 let _ = write!(text, "{n}");
             }
             ValueType::Long => {
-                let n = integer(value).ok_or(())?;
+                let n = integer(&value).ok_or(())?;
                 let _ = write!(text, "{n}");
             }
             ValueType::Port => {
-                let n = integer(value).and_then(|n| u16::try_from(n).ok()).ok_or(())?;
+                let n = integer(&value).and_then(|n| u16::try_from(n).ok()).ok_or(())?;
                 let _ = write!(text, "{n}");
             }
             ValueType::Float => {
                 let n = match value {
-                    Value::Number(n) => n.as_f64(),
-                    Value::String(s) => s.trim().parse::<f64>().ok(),
+                    FieldValue::Number(n) => n.as_f64(),
+                    FieldValue::String(s) => s.trim().parse::<f64>().ok(),
                     _ => None,
                 }
                 .filter(|n| n.is_finite())
@@ -257,8 +253,8 @@ impl Cef {
             }
             ValueType::Time => {
                 let millis = match value {
-                    Value::Number(n) => n.as_i64(),
-                    Value::String(s) => Timestamp::parse_rfc3339(s).ok().map(|t| t.unix_millis()),
+                    FieldValue::Number(n) => n.as_i64(),
+                    FieldValue::String(s) => Timestamp::parse_rfc3339(&s).ok().map(|t| t.unix_millis()),
                     _ => None,
                 }
                 .ok_or(())?;
@@ -287,10 +283,10 @@ pub fn severity_name(score: u8) -> &'static str {
     }
 }
 
-fn integer(value: &Value) -> Option<i64> {
+fn integer(value: &FieldValue<'_>) -> Option<i64> {
     match value {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.trim().parse::<i64>().ok(),
+        FieldValue::Number(n) => n.as_i64(),
+        FieldValue::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     }
 }

@@ -1,4 +1,4 @@
-//! What a record's payload holds: the event's fields as one JSON object.
+//! What a record's payload holds: the event as one compact JSON object (its [`Event::json`]).
 //!
 //! The fields already carry the `id` and `timestamp` filled in on receipt, so an event read
 //! back after a restart keeps both; decoding it again is the same [`Event::decode`] the input
@@ -9,7 +9,8 @@ use crate::timestamp::Timestamp;
 
 /// Appends the payload for `event` to `out`.
 pub fn encode_into(event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-    serde_json::to_writer(out, event.fields())
+    out.extend_from_slice(event.json().as_bytes());
+    Ok(())
 }
 
 /// The payload for `event`.
@@ -38,7 +39,7 @@ mod tests {
         assert_eq!(again.id(), event.id());
         // The filled-in timestamp has microseconds, as every output shows it.
         assert_eq!(again.timestamp().to_string(), event.timestamp().to_string());
-        assert_eq!(again.fields(), event.fields());
+        assert_eq!(again.json(), event.json());
         assert_eq!(again.severity(), event.severity());
     }
 }

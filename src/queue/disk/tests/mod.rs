@@ -95,7 +95,7 @@ async fn replayed_events_keep_their_id_timestamp_and_fields() {
     let queue = DiskQueue::open(dir.path(), options(10, WhenFull::Block)).expect("reopens");
     let mut out = Vec::new();
     assert!(matches!(queue.try_read_batch(10, usize::MAX, &mut out), ReadOutcome::Batch(_)));
-    assert_eq!(out[0].fields(), original.fields());
+    assert_eq!(out[0].json(), original.json());
     assert_eq!(out[0].timestamp().to_string(), original.timestamp().to_string());
     assert_eq!(out[0].severity(), original.severity());
 }
