@@ -1,8 +1,6 @@
 //! Pieces shared by the syslog encoders: facilities, PRI, header-field character rules and
 //! truncation on character boundaries.
 
-use std::io::Write as _;
-
 use crate::event::Event;
 use crate::severity::Level;
 
@@ -39,7 +37,9 @@ pub const FACILITIES: [(&str, u8); 24] = [
 /// Writes `<PRIVAL>`: facility * 8 + severity, no leading zeros (RFC 5424 section 6.2.1).
 pub fn write_pri(out: &mut Vec<u8>, facility: u8, level: Level) {
     let prival = u16::from(facility) * 8 + u16::from(level.syslog_severity());
-    let _ = write!(out, "<{prival}>");
+    out.push(b'<');
+    out.extend_from_slice(itoa::Buffer::new().format(prival).as_bytes());
+    out.push(b'>');
 }
 
 /// Whether `text` is a valid RFC 5424 header field of at most `max` PRINTUSASCII (33-126) octets.

@@ -11,6 +11,8 @@
 //! `\u` escapes that are lone surrogates, numbers too large for an `f64`, and nesting deeper
 //! than [`MAX_DEPTH`].
 
+use super::FieldValue;
+
 /// Deepest nesting of arrays and objects accepted (serde_json's default recursion limit).
 pub const MAX_DEPTH: usize = 128;
 
@@ -39,6 +41,32 @@ impl Span {
 pub struct Member {
     pub key: Span,
     pub value: Span,
+    /// The key holds escapes, so comparing it needs unescaping (rare).
+    pub escaped_key: bool,
+    /// The value is a string that holds escapes.
+    pub escaped_value: bool,
+}
+
+impl Member {
+    /// This member's value in `json`, the text the member was read from.
+    pub fn value_in(self, json: &str) -> FieldValue<'_> {
+        let text = self.value.of(json);
+        if self.escaped_value {
+            FieldValue::from_json(text)
+        } else {
+            FieldValue::from_plain_json(text)
+        }
+    }
+
+    /// Whether this member's key is `name`.
+    pub fn key_is(&self, json: &str, name: &str) -> bool {
+        let key = self.key.of(json);
+        if self.escaped_key {
+            super::value::unescape(key) == name
+        } else {
+            key == name
+        }
+    }
 }
 
 /// Why a line is not an acceptable JSON object.
@@ -98,16 +126,18 @@ impl Reader<'_, '_> {
         self.out.push_str(self.input.get(from..self.at).unwrap_or_default());
     }
 
-    /// One value at nesting `depth` (0 for the line itself).
-    fn value(&mut self, depth: usize) -> Result<(), Rejection> {
+    /// One value at nesting `depth` (0 for the line itself). Returns whether it is a string
+    /// that holds escapes.
+    fn value(&mut self, depth: usize) -> Result<bool, Rejection> {
+        let plain = |done: Result<(), Rejection>| done.map(|()| false);
         match self.peek() {
-            Some(b'{') => self.object(depth),
-            Some(b'[') => self.array(depth),
+            Some(b'{') => plain(self.object(depth)),
+            Some(b'[') => plain(self.array(depth)),
             Some(b'"') => self.string(),
-            Some(b't') => self.literal("true"),
-            Some(b'f') => self.literal("false"),
-            Some(b'n') => self.literal("null"),
-            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => plain(self.literal("true")),
+            Some(b'f') => plain(self.literal("false")),
+            Some(b'n') => plain(self.literal("null")),
+            Some(b'-' | b'0'..=b'9') => plain(self.number()),
             Some(_) => Err(self.error("expected value")),
             None => Err(self.error("EOF while parsing a value")),
         }
@@ -135,7 +165,7 @@ impl Reader<'_, '_> {
                 return Err(self.error("expected a key (a string)"));
             }
             let key_start = self.out.len() + 1;
-            self.string()?;
+            let escaped_key = self.string()?;
             let key = Span::new(key_start, self.out.len() - 1);
             self.skip_white_space();
             if self.peek() != Some(b':') {
@@ -145,9 +175,10 @@ impl Reader<'_, '_> {
             self.out.push(':');
             self.skip_white_space();
             let value_start = self.out.len();
-            self.value(inner)?;
+            let escaped_value = self.value(inner)?;
             if depth == 0 {
-                self.members.push(Member { key, value: Span::new(value_start, self.out.len()) });
+                let value = Span::new(value_start, self.out.len());
+                self.members.push(Member { key, value, escaped_key, escaped_value });
             }
             self.skip_white_space();
             match self.peek() {
@@ -197,26 +228,35 @@ impl Reader<'_, '_> {
         }
     }
 
-    /// A string, copied as written (escapes kept), after checking every escape.
-    fn string(&mut self) -> Result<(), Rejection> {
+    /// A string, copied as written (escapes kept), after checking every escape. Returns whether
+    /// it holds escapes.
+    fn string(&mut self) -> Result<bool, Rejection> {
         let start = self.at;
+        let mut escaped = false;
         self.at += 1;
         loop {
-            // Plain text runs are the common case: skip them in one go.
-            let run = self.bytes[self.at..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
-            let Some(run) = run else {
+            // Plain text runs are the common case: find the run's end with a vectorised search,
+            // then check the run for control characters (also vectorised: no early exit).
+            let rest = &self.bytes[self.at..];
+            let Some(run) = memchr::memchr2(b'"', b'\\', rest) else {
                 self.at = self.bytes.len();
                 return Err(self.error("EOF while parsing a string"));
             };
+            if rest[..run].iter().fold(false, |control, &b| control | (b < 0x20)) {
+                self.at += rest[..run].iter().position(|&b| b < 0x20).unwrap_or(0);
+                return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string"));
+            }
             self.at += run;
             match self.bytes[self.at] {
                 b'"' => {
                     self.at += 1;
                     self.copy_from(start);
-                    return Ok(());
+                    return Ok(escaped);
                 }
-                b'\\' => self.escape()?,
-                _ => return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string")),
+                _ => {
+                    escaped = true;
+                    self.escape()?;
+                }
             }
         }
     }

@@ -171,7 +171,8 @@ impl Event {
 
     /// The top-level member `name` (its last value, if repeated).
     fn top_level(&self, name: &str) -> Option<FieldValue<'_>> {
-        find(&self.json, &self.members, name).map(|span| FieldValue::from_json(span.of(&self.json)))
+        let member = self.members.iter().rev().find(|member| member.key_is(&self.json, name))?;
+        Some(member.value_in(&self.json))
     }
 
     fn text<'a>(&'a self, text: &'a Text) -> &'a str {
@@ -197,7 +198,22 @@ fn decode_into(
         Rejection::Invalid(reason) => DecodeError::InvalidJson(reason),
         Rejection::NotAnObject => DecodeError::NotAnObject,
     })?;
-    let value_of = |name: &str| find(json, members, name).map(|span| (span, FieldValue::from_json(span.of(json))));
+    // One pass over the members picks out the fields the model knows (the last of a repeated
+    // key wins).
+    const KNOWN: [&str; 6] = ["event", "id", "timestamp", "severity", "title", "host"];
+    let slot_of = |key: &str| KNOWN.iter().position(|name| *name == key);
+    let mut known: [Option<&Member>; 6] = [None; 6];
+    for member in members.iter() {
+        let key = member.key.of(json);
+        let slot = if member.escaped_key { slot_of(&unescape(key)) } else { slot_of(key) };
+        if let Some(slot) = slot {
+            known[slot] = Some(member);
+        }
+    }
+    let value_of = |name: &str| {
+        let member = known[slot_of(name)?]?;
+        Some((member.value, member.value_in(json)))
+    };
     let event_type = match value_of("event") {
         Some((span, FieldValue::String(kind))) if !kind.is_empty() => Text::new(span, kind),
         Some((_, FieldValue::String(_) | FieldValue::Null)) | None => return Err(DecodeError::MissingEventType),
@@ -266,11 +282,6 @@ fn decode_into(
     })
 }
 
-/// The value span of the top-level member `name` (its last one, if repeated).
-fn find(json: &str, members: &[Member], name: &str) -> Option<Span> {
-    members.iter().rev().find(|member| value::key_matches(member.key.of(json), name)).map(|member| member.value)
-}
-
 impl Text {
     /// `value` is the string at `span`, unescaped; a copy is kept only if unescaping changed it.
     fn new(span: Span, value: Cow<'_, str>) -> Text {
@@ -302,7 +313,7 @@ fn append_member(
     write_value(json);
     let value = Span::new(value_start, json.len());
     json.push('}');
-    members.push(Member { key, value });
+    members.push(Member { key, value, escaped_key: false, escaped_value: false });
     value
 }
 

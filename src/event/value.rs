@@ -52,6 +52,14 @@ impl<'a> FieldValue<'a> {
     pub(super) fn from_json(json: &'a str) -> FieldValue<'a> {
         match json.as_bytes().first() {
             Some(b'"') => FieldValue::String(unescape(string_content(json))),
+            _ => Self::from_plain_json(json),
+        }
+    }
+
+    /// As [`FieldValue::from_json`], for a value known not to be a string with escapes.
+    pub(super) fn from_plain_json(json: &'a str) -> FieldValue<'a> {
+        match json.as_bytes().first() {
+            Some(b'"') => FieldValue::String(Cow::Borrowed(string_content(json))),
             Some(b'{') => FieldValue::Object(json),
             Some(b'[') => FieldValue::Array(json),
             Some(b't') => FieldValue::Bool(true),

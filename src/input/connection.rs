@@ -151,7 +151,7 @@ pub async fn serve(
             }
             break;
         }
-        match buffer.iter().position(|&b| b == b'\n') {
+        match memchr::memchr(b'\n', buffer) {
             Some(end) if discarding => {
                 reader.consume(end + 1);
                 discarding = false;

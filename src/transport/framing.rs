@@ -1,7 +1,5 @@
 //! Framing of messages on stream transports (RFC 6587) and in files.
 
-use std::io::Write as _;
-
 /// How messages are delimited on a byte stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
@@ -29,7 +27,8 @@ impl Framing {
     pub fn frame(self, message: &[u8], out: &mut Vec<u8>) {
         match self {
             Framing::OctetCounting => {
-                let _ = write!(out, "{} ", message.len());
+                out.extend_from_slice(itoa::Buffer::new().format(message.len()).as_bytes());
+                out.push(b' ');
                 out.extend_from_slice(message);
             }
             Framing::Lf => {
