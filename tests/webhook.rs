@@ -259,6 +259,41 @@ async fn splunk_hec_batches_with_token_and_gzip() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_batches_are_json_arrays_of_envelopes_in_order() {
+    let receiver = HttpReceiver::start(vec![]).await;
+    let config = sink(&receiver.url("/bulk"), "concurrency = 1\nbatch = { max_events = 50, max_linger_ms = 200 }");
+    let daemon = TestDaemon::start(&config).await;
+    daemon.send(&numbered_events("x", 120)).await;
+    let stats = daemon.sink_stats("hook");
+    assert!(eventually(WAIT, || get(&stats.delivered) == 120).await, "{}", stats.summary());
+    let requests = receiver.requests();
+    assert!(requests.len() >= 3 && requests.len() <= 10, "batched: {} requests", requests.len());
+    let mut ids = Vec::new();
+    for request in &requests {
+        let body = request.json();
+        let batch = body.as_array().expect("a JSON array");
+        assert!(!batch.is_empty() && batch.len() <= 50);
+        for envelope in batch {
+            assert_eq!(envelope["schema_version"], 1);
+            ids.push(envelope["id"].as_str().expect("id").to_owned());
+        }
+    }
+    let expected: Vec<String> = (0..120).map(|n| format!("e{n}")).collect();
+    assert_eq!(ids, expected, "every event once, in order");
+    daemon.stop().await;
+}
+
+#[tokio::test]
+async fn batch_is_refused_for_formats_that_cannot_batch() {
+    let error = siem_relay::config::Config::parse(
+        "[egress]\nallow = [\"127.0.0.0/8\"]\n[sinks.chat]\nformat = \"slack\"\nurl = \"http://127.0.0.1:9/\"\nbatch = { max_events = 5 }",
+        "test.toml",
+    )
+    .expect_err("slack cannot batch");
+    assert!(error.to_string().contains("sinks.chat.batch"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_test_delivery_goes_through_format_signing_and_transport_and_is_recorded() {
     let receiver = HttpReceiver::start(vec![]).await;
     let daemon = TestDaemon::start(&sink(&receiver.url("/"), &format!("secret = \"{STANDARD_SECRET}\""))).await;

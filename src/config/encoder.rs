@@ -47,11 +47,33 @@ const WEBHOOK_FORMATS: [&str; 4] = ["json", "slack", "teams", "splunk_hec"];
 pub fn format_defaults(format: &str) -> FormatDefaults {
     let json = "application/json";
     match format {
-        "slack" => FormatDefaults { content_type: json, concurrency: 1, rate_limit: Some((1.0, 5)), hec: false },
-        "teams" => FormatDefaults { content_type: json, concurrency: 1, rate_limit: Some((2.0, 5)), hec: false },
-        "splunk_hec" => FormatDefaults { content_type: json, concurrency: 2, rate_limit: None, hec: true },
-        "json" => FormatDefaults { content_type: json, concurrency: 4, rate_limit: None, hec: false },
-        _ => FormatDefaults { content_type: "text/plain; charset=utf-8", concurrency: 4, rate_limit: None, hec: false },
+        "slack" => FormatDefaults {
+            content_type: json,
+            concurrency: 1,
+            rate_limit: Some((1.0, 5)),
+            hec: false,
+            array_batches: false,
+        },
+        "teams" => FormatDefaults {
+            content_type: json,
+            concurrency: 1,
+            rate_limit: Some((2.0, 5)),
+            hec: false,
+            array_batches: false,
+        },
+        "splunk_hec" => {
+            FormatDefaults { content_type: json, concurrency: 2, rate_limit: None, hec: true, array_batches: false }
+        }
+        "json" => {
+            FormatDefaults { content_type: json, concurrency: 4, rate_limit: None, hec: false, array_batches: true }
+        }
+        _ => FormatDefaults {
+            content_type: "text/plain; charset=utf-8",
+            concurrency: 4,
+            rate_limit: None,
+            hec: false,
+            array_batches: false,
+        },
     }
 }
 

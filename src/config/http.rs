@@ -107,8 +107,10 @@ pub struct FormatDefaults {
     pub content_type: &'static str,
     pub concurrency: usize,
     pub rate_limit: Option<(f64, u32)>,
-    /// Splunk HEC batches and authenticates with a token.
+    /// Splunk HEC batches (always) and authenticates with a token.
     pub hec: bool,
+    /// With `batch` set, requests carry a JSON array of events (`json`); without, one event.
+    pub array_batches: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -225,8 +227,11 @@ pub fn build_http(
         }
         (None, false) => {}
     }
-    let batching = match (batch, defaults.hec) {
-        (Some(_), false) => return Err(cx.error(key("batch"), "batching applies to format = \"splunk_hec\" only")),
+    let batching = match (batch, defaults.hec || defaults.array_batches) {
+        (Some(_), false) => {
+            return Err(cx.error(key("batch"), "batching applies to format = \"splunk_hec\" and \"json\" only"))
+        }
+        (None, _) if !defaults.hec => None,
         (batch, true) => {
             let BatchFile { max_events, max_bytes, max_linger_ms } =
                 batch.unwrap_or(BatchFile { max_events: None, max_bytes: None, max_linger_ms: None });
@@ -238,6 +243,7 @@ pub fn build_http(
                     max_linger_ms.unwrap_or(1000),
                     0..=60_000,
                 )?),
+                json_array: defaults.array_batches,
             })
         }
         (None, false) => None,

@@ -45,6 +45,9 @@ pub struct Batching {
     pub max_bytes: usize,
     /// How long a partial batch waits for more events.
     pub max_linger: Duration,
+    /// The body is a JSON array of the encoded events (`json`); otherwise the encoded events
+    /// are concatenated (Splunk HEC).
+    pub json_array: bool,
 }
 
 /// A webhook sink's delivery settings, validated when the config is built.
@@ -275,14 +278,25 @@ struct Delivery {
 }
 
 impl Delivery {
-    /// Encodes `events` into one body (concatenated for batches), gzipped when configured.
+    /// Encodes `events` into one body (concatenated, or a JSON array, for batches), gzipped
+    /// when configured.
     fn body(&self, events: &[Arc<Event>]) -> Bytes {
-        let mut body = Vec::new();
+        let json_array = self.settings.batching.is_some_and(|batching| batching.json_array);
+        let mut body = Vec::with_capacity(events.iter().map(|event| event.wire_size() + 128).sum());
         let (mut truncated, mut invalid) = (0u64, 0u64);
-        for event in events {
+        if json_array {
+            body.push(b'[');
+        }
+        for (n, event) in events.iter().enumerate() {
+            if json_array && n > 0 {
+                body.push(b',');
+            }
             let outcome = self.config.encoder.encode(event, &mut body);
             truncated += u64::from(outcome.truncated);
             invalid += u64::from(outcome.invalid_fields);
+        }
+        if json_array {
+            body.push(b']');
         }
         SinkStats::add(&self.stats.truncated, truncated);
         SinkStats::add(&self.stats.invalid_fields, invalid);
