@@ -143,12 +143,34 @@ impl Cef {
         }
         out.push(b'|');
 
-        // End offset of each written pair, so a size limit can drop whole pairs.
-        let mut pair_ends: Vec<usize> = Vec::new();
-        let mut scratch = String::new();
+        // Per-thread scratch space, so encoding allocates nothing once warm.
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<(Vec<usize>, String)> = const { std::cell::RefCell::new((Vec::new(), String::new())) };
+        }
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let (pair_ends, text) = &mut *scratch;
+            pair_ends.clear();
+            self.encode_extension(event, start, out, pair_ends, text, &mut outcome);
+        });
+        outcome
+    }
+
+    /// Writes the extension pairs, then applies the size limit. `pair_ends` (empty) collects the
+    /// end offset of each written pair, so a size limit can drop whole pairs; `scratch` holds
+    /// one value at a time.
+    fn encode_extension(
+        &self,
+        event: &Event,
+        start: usize,
+        out: &mut Vec<u8>,
+        pair_ends: &mut Vec<usize>,
+        scratch: &mut String,
+        outcome: &mut Encoded,
+    ) {
         for mapping in self.mapping.iter() {
             scratch.clear();
-            match self.value(event, mapping, &mut scratch) {
+            match self.value(event, mapping, scratch) {
                 Ok(None) => continue,
                 Ok(Some(cut)) => outcome.truncated |= cut,
                 Err(()) => {
@@ -161,7 +183,7 @@ impl Cef {
             }
             out.extend_from_slice(mapping.key.as_bytes());
             out.push(b'=');
-            push_value(out, &scratch);
+            push_value(out, scratch);
             if let Some(label) = &mapping.label {
                 out.extend_from_slice(label);
             }
@@ -190,7 +212,6 @@ impl Cef {
                 }
             }
         }
-        outcome
     }
 
     /// The text of `mapping`'s value in `event`: `Ok(None)` when the field is absent or null,
