@@ -15,8 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::clock::realtime_ns;
-use crate::latency::Latencies;
-use crate::receive::{Batch, Shared};
+use crate::receive::Shared;
 
 const REPLY: &[u8] = b"{\"text\":\"Success\",\"code\":0}";
 
@@ -69,7 +68,7 @@ async fn handle(request: Request<hyper::body::Incoming>, shared: &Shared) -> Res
         body
     };
     let now = realtime_ns();
-    let mut batch = Batch { latencies: Latencies::with_capacity(8), ..Batch::default() };
+    let mut batch = shared.batch(8);
     let result = split_body(&body, |event| batch.frame(now, event));
     shared.add(now, wire, &mut batch);
     if let Err(e) = result {

@@ -30,18 +30,24 @@ fn is_name_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-/// Parses `[\]["] (=|:) [spaces] [\]["] DIGITS` at the start of `rest`.
+fn skip_spaces(mut r: &[u8]) -> &[u8] {
+    while let Some((b' ', tail)) = r.split_first() {
+        r = tail;
+    }
+    r
+}
+
+/// Parses `[\]["] [spaces] (=|:) [spaces] [\]["] DIGITS` at the start of `rest`.
 fn value_after(rest: &[u8]) -> Option<u64> {
     let mut r = rest;
     r = r.strip_prefix(b"\\").unwrap_or(r);
     r = r.strip_prefix(b"\"").unwrap_or(r);
+    r = skip_spaces(r);
     r = match r.first() {
         Some(b'=' | b':') => &r[1..],
         _ => return None,
     };
-    while let Some((b' ', tail)) = r.split_first() {
-        r = tail;
-    }
+    r = skip_spaces(r);
     r = r.strip_prefix(b"\\").unwrap_or(r);
     r = r.strip_prefix(b"\"").unwrap_or(r);
     let digits = r.iter().take_while(|b| b.is_ascii_digit()).count();

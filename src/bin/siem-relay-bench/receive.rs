@@ -64,6 +64,13 @@ pub struct ReceiveArgs {
     /// Write the bound address (`IP:PORT`) to this file once listening.
     #[arg(long)]
     pub ready_file: Option<PathBuf>,
+    /// Write the first frame received to this file (to check what a relay sends).
+    #[arg(long)]
+    pub sample_file: Option<PathBuf>,
+    /// After printing the figures, keep the connections open (still reading) until this file
+    /// exists, so that a relay that exits when its output closes (socat) can be measured.
+    #[arg(long)]
+    pub linger_until: Option<PathBuf>,
 }
 
 /// Counts of everything received, shared by all connections.
@@ -80,6 +87,8 @@ struct Tally {
     last_frame_at: u64,
     latencies: Latencies,
     first_problem: Option<String>,
+    /// The first frame, kept when `--sample-file` asks for it.
+    sample: Option<Vec<u8>>,
 }
 
 /// What one read (or datagram, or request) contributed.
@@ -88,11 +97,17 @@ pub struct Batch {
     pub frames: u64,
     pub no_sent_ns: u64,
     pub latencies: Latencies,
+    /// Set to keep a copy of the next frame.
+    pub want_sample: bool,
+    pub sample: Option<Vec<u8>>,
 }
 
 impl Batch {
     /// Counts one frame received at `now`.
     pub fn frame(&mut self, now: u64, frame: &[u8]) {
+        if self.want_sample && self.sample.is_none() {
+            self.sample = Some(frame.to_vec());
+        }
         self.frames += 1;
         match find_sent_ns(frame) {
             Some(sent) => self.latencies.record(now, sent),
@@ -104,18 +119,35 @@ impl Batch {
 pub struct Shared {
     tally: Mutex<Tally>,
     expect: u64,
+    /// A sample frame is wanted and not taken yet.
+    want_sample: std::sync::atomic::AtomicBool,
     /// Frames so far (read without the lock, for progress).
     frames: AtomicU64,
     done: Notify,
 }
 
 impl Shared {
-    fn new(expect: u64) -> Shared {
+    fn new(expect: u64, want_sample: bool) -> Shared {
         let tally = Tally {
             latencies: Latencies::with_capacity(usize::try_from(expect.min(50_000_000)).unwrap_or(0)),
             ..Tally::default()
         };
-        Shared { tally: Mutex::new(tally), expect, frames: AtomicU64::new(0), done: Notify::new() }
+        Shared {
+            tally: Mutex::new(tally),
+            expect,
+            want_sample: want_sample.into(),
+            frames: AtomicU64::new(0),
+            done: Notify::new(),
+        }
+    }
+
+    /// A new batch (asking for a sample frame while none is kept).
+    pub fn batch(&self, capacity: usize) -> Batch {
+        Batch {
+            latencies: Latencies::with_capacity(capacity),
+            want_sample: self.want_sample.load(Ordering::Relaxed),
+            ..Batch::default()
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Tally> {
@@ -137,6 +169,11 @@ impl Shared {
                 self.done.notify_one();
             }
         }
+        if let Some(sample) = batch.sample.take() {
+            t.sample.get_or_insert(sample);
+            self.want_sample.store(false, Ordering::Relaxed);
+        }
+        batch.want_sample = false;
         batch.frames = 0;
         batch.no_sent_ns = 0;
     }
@@ -165,7 +202,7 @@ pub fn run(args: ReceiveArgs) -> anyhow::Result<std::process::ExitCode> {
 }
 
 async fn receive(args: ReceiveArgs) -> anyhow::Result<std::process::ExitCode> {
-    let shared = Arc::new(Shared::new(args.expect));
+    let shared = Arc::new(Shared::new(args.expect, args.sample_file.is_some()));
     let framing = match args.framing {
         FramingArg::Octet => Framing::Octet,
         FramingArg::Lf => Framing::Lf,
@@ -202,7 +239,17 @@ async fn receive(args: ReceiveArgs) -> anyhow::Result<std::process::ExitCode> {
     }
     let complete = wait(&shared, Duration::from_secs_f64(args.timeout_s.max(0.0))).await;
     let summary = summarize(&shared, complete);
+    if let Some(path) = &args.sample_file {
+        let sample = shared.lock().sample.take().unwrap_or_default();
+        std::fs::write(path, sample).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     println!("{summary}");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    if let Some(path) = &args.linger_until {
+        while !path.exists() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
     Ok(if complete { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::from(3) })
 }
 
@@ -323,7 +370,7 @@ async fn accept_streams(
 async fn read_frames(mut stream: impl AsyncRead + Unpin, framing: Framing, shared: &Shared) {
     let mut splitter = Splitter::new(framing);
     let mut buf = vec![0u8; READ_BUF];
-    let mut batch = Batch { latencies: Latencies::with_capacity(4096), ..Batch::default() };
+    let mut batch = shared.batch(4096);
     loop {
         let n = match stream.read(&mut buf).await {
             Ok(0) => break,
@@ -367,7 +414,7 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
 
 async fn receive_datagrams(socket: UdpSocket, shared: Arc<Shared>) {
     let mut buf = vec![0u8; 65_536];
-    let mut batch = Batch { latencies: Latencies::with_capacity(1024), ..Batch::default() };
+    let mut batch = shared.batch(1024);
     loop {
         match socket.recv_from(&mut buf).await {
             Ok((n, _)) => {
