@@ -311,6 +311,7 @@ run_one() {
 
 # ------------------------------------------------------------------- runs ---
 log "runs: $RUNS rounds of: ${relays[*]} ($EVENTS events; $PEER_EVENTS for rsyslog and syslog-ng)"
+log "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (other work skews the figures)"
 for round in $(seq 1 "$RUNS"); do
     for relay in "${relays[@]}"; do
         run_one "$relay" "$round"
