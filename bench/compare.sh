@@ -294,7 +294,7 @@ run_one() {
                 n - received, malformed, secs, eps, mbs, cpu, cpum, rssm,
                 p50 != "" ? p50 / 1000 : "", p99 != "" ? p99 / 1000 : ""
         }' >>"$csv"
-    log "round $round $(tail -n 1 "$csv" | awk -F, '{ printf "%-10s %7d events  %9.0f events/s  %6.1f MB/s  cpu %6s s/M  rss %6.1f MiB  lost %d", $2, $4, $8, $9, $11, $12, $5 }')"
+    log "round $round $(tail -n 1 "$csv" | awk -F, '{ printf "%-10s %7d events  %9.0f events/s  %6.1f MB/s  cpu %6.2f s/M  rss %6.1f MiB  lost %d", $2, $4, $8, $9, $11, $12, $5 }')"
 
     if [ "$VERBOSE" = 1 ]; then
         log "  feeder:   $(cat "$dir/generate.json")"
@@ -349,22 +349,26 @@ def med(relay, key):
     return statistics.median(v) if v else None
 
 cols = [
-    ("events", "events", "{:.0f}"),
     ("events/s", "events_per_s", "{:,.0f}"),
     ("MB/s", "MB_per_s", "{:.1f}"),
-    ("CPU s/M ev", "cpu_s_per_M", "{:.2f}"),
-    ("peak RSS MiB", "peak_rss_MiB", "{:.1f}"),
-    ("p50 ms", "lat_p50_ms", "{:.1f}"),
-    ("p99 ms", "lat_p99_ms", "{:.1f}"),
-    ("lost", "lost", "{:.0f}"),
+    ("CPU s/M events", "cpu_s_per_M", "{:.2f}"),
+    ("peak RSS MiB", "peak_rss_MiB", "{:.0f}"),
 ]
-table = [["relay"] + [c[0] for c in cols]]
+def fmt_opt(v, fmt):
+    return "-" if v is None else fmt.format(v)
+table = [["relay", "events"] + [c[0] for c in cols] + ["p50/p99 ms", "lost"]]
 for relay in order:
-    table.append([relay] + [cell(relay, key, fmt) for _, key, fmt in cols])
+    latency = f"{fmt_opt(med(relay, 'lat_p50_ms'), '{:.0f}')}/{fmt_opt(med(relay, 'lat_p99_ms'), '{:.0f}')}"
+    table.append(
+        [relay, fmt_opt(med(relay, "events"), "{:.0f}")]
+        + [cell(relay, key, fmt) for _, key, fmt in cols]
+        + [latency, f"{sum(values(relay, 'lost')):.0f}"]
+    )
 widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
 runs = max(len(values(r, "events_per_s")) for r in order)
 print()
-print(f"median (min-max) over {runs} run(s); events/s = events received / (last frame received - first byte written)")
+print(f"median (min-max) over {runs} run(s); events/s = received / (last frame received - first byte written);")
+print("latency: medians of each run's p50/p99; lost: total over all runs")
 for i, row in enumerate(table):
     print("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths))))
     if i == 0:
