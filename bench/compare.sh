@@ -73,9 +73,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-log() { printf 'compare: %s\n' "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-is_count() { [[ "$1" =~ ^[1-9][0-9]*$ ]]; }
+# shellcheck source=bench/lib.sh
+. "$repo/bench/lib.sh"
+LOG_PREFIX=compare
 is_count "$EVENTS" || die "EVENTS must be a positive integer"
 is_count "$PEER_EVENTS" || die "PEER_EVENTS must be a positive integer"
 is_count "$RUNS" || die "RUNS must be a positive integer"
@@ -117,21 +117,7 @@ SNG_DIR="$repo/target/interop/syslog-ng"
 CLK_TCK="$(getconf CLK_TCK)"
 
 # ------------------------------------------------------- temp dir, cleanup ---
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/siem-relay-bench.XXXXXX")"
-pids=()
-cleanup() {
-    local pid
-    for pid in "${pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        for _ in $(seq 1 50); do alive "$pid" || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-    done
-    if [ "$KEEP" = 1 ]; then log "kept $tmp"; else rm -rf "$tmp"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_tmpdir
 
 mkdir -p bench/results
 csv="bench/results/compare-$(date -u +%Y%m%dT%H%M%SZ).csv"
@@ -144,47 +130,6 @@ head -n "$PEER_EVENTS" "$tmp/input.ndjson" >"$tmp/input-peer.ndjson"
 log "input: $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["events"], "events,", round(s["avg_event_bytes"]), "bytes on average")' "$tmp/input.json")"
 
 # ---------------------------------------------------------------- helpers ---
-# Value of a top-level key in a one-line JSON summary ("" when absent or null).
-jget() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1])).get(sys.argv[2]); print("" if v is None else v)' "$1" "$2"; }
-
-# Waits up to $2 seconds for a condition command ($3...) to succeed.
-wait_for() {
-    local limit="$1"; shift
-    local deadline=$(( $(date +%s%N) + limit * 1000000000 ))
-    until "$@"; do
-        [ "$(date +%s%N)" -lt "$deadline" ] || return 1
-        sleep 0.02
-    done
-}
-
-# utime + stime (clock ticks) of a process, all its threads.
-cpu_ticks() {
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    # shellcheck disable=SC2086
-    set -- $stat
-    echo $(( ${12} + ${13} ))
-}
-peak_rss_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
-
-# Whether a process runs (a zombie, exited but not waited for, does not).
-alive() {
-    local stat
-    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
-    stat="${stat##*) }"
-    [ "${stat%% *}" != Z ]
-}
-gone() { ! alive "$1"; }
-
-# Stops a process: TERM, up to 10 s, then KILL.
-stop() {
-    local pid="$1"
-    kill -TERM "$pid" 2>/dev/null || return 0
-    wait_for 10 gone "$pid" || kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
 fill() { # template out dir socket addr workers
     local host="${4%:*}" port="${4##*:}"
     sed -e "s|@DIR@|$2|g" -e "s|@SOCKET@|$3|g" -e "s|@ADDR@|$4|g" -e "s|@HOST@|$host|g" \

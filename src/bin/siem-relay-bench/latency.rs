@@ -3,23 +3,28 @@
 
 /// The send time (CLOCK_REALTIME ns) carried by `frame`, if any. Recognised forms:
 /// `sent_ns="DIGITS"` (RFC 5424 SD-PARAM), `"sent_ns":DIGITS` (JSON, also with spaces, a
-/// quoted number, or escaped inside a JSON string as `\"sent_ns\":DIGITS`), `sent_ns=DIGITS`
-/// (CEF extension).
+/// quoted number, or escaped inside a JSON string as `\"sent_ns\":DIGITS`), and
+/// `sentNs=DIGITS` (a CEF extension: CEF keys are letters and digits only).
 pub fn find_sent_ns(frame: &[u8]) -> Option<u64> {
-    const KEY: &[u8] = b"sent_ns";
+    find_stamp(frame, b"sent_ns", 4).or_else(|| find_stamp(frame, b"sentNs", 4))
+}
+
+/// Looks for `key` followed by a value; `anchor` is the index in `key` of a byte that is rare
+/// in frames (`_`, `N`), scanned for first.
+fn find_stamp(frame: &[u8], key: &[u8], anchor: usize) -> Option<u64> {
+    let needle = key[anchor];
     let mut from = 0;
-    // Scan for the `_`, which is rarer than the other letters, then check around it.
-    while let Some(i) = frame[from..].iter().position(|&b| b == b'_') {
-        let underscore = from + i;
-        from = underscore + 1;
-        let Some(start) = underscore.checked_sub(4) else { continue };
-        if frame.get(start..start + KEY.len()) != Some(KEY) {
+    while let Some(i) = frame.get(from..)?.iter().position(|&b| b == needle) {
+        let at = from + i;
+        from = at + 1;
+        let Some(start) = at.checked_sub(anchor) else { continue };
+        if frame.get(start..start + key.len()) != Some(key) {
             continue;
         }
         if start > 0 && is_name_byte(frame[start - 1]) {
             continue;
         }
-        if let Some(v) = value_after(&frame[start + KEY.len()..]) {
+        if let Some(v) = value_after(&frame[start + key.len()..]) {
             return Some(v);
         }
     }
@@ -124,7 +129,8 @@ mod tests {
             // JSON inside a JSON string.
             r#"{"msg":"{\"sent_ns\":1722000000123456789}"}"#,
             // CEF extension.
-            "CEF:0|v|p|1|finding_added|t|8|rt=1714564800123 sent_ns=1722000000123456789 dhost=web-1",
+            "CEF:0|v|p|1|finding_added|t|8|rt=1714564800123 sentNs=1722000000123456789 dhost=web-1",
+            "CEF:0|v|p|1|finding_added|t|8|sent_ns=1722000000123456789",
         ];
         for case in cases {
             assert_eq!(find_sent_ns(case.as_bytes()), Some(ns), "{case}");
@@ -140,7 +146,7 @@ mod tests {
         assert_eq!(find_sent_ns(b"resent_ns=5 sent_ns=7"), Some(7));
         assert_eq!(find_sent_ns(b"title sent_ns is 3, sent_ns=\"9\""), Some(9));
         assert_eq!(find_sent_ns(b"sent_ns=99999999999999999999999"), None);
-        assert_eq!(find_sent_ns(b"_ns=1 ent_ns=2 x_sent_ns=3"), None);
+        assert_eq!(find_sent_ns(b"_ns=1 ent_ns=2 x_sent_ns=3 xsentNs=4 Ns=5"), None);
     }
 
     #[test]

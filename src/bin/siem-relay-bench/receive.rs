@@ -67,6 +67,10 @@ pub struct ReceiveArgs {
     /// Write the first frame received to this file (to check what a relay sends).
     #[arg(long)]
     pub sample_file: Option<PathBuf>,
+    /// Read no faster than this many frames per second over all connections (a slow SIEM, for
+    /// overload tests: the relay's queue fills). Streams and UDP only.
+    #[arg(long)]
+    pub max_rate: Option<f64>,
     /// After printing the figures, keep the connections open (still reading) until this file
     /// exists, so that a relay that exits when its output closes (socat) can be measured.
     #[arg(long)]
@@ -124,10 +128,13 @@ pub struct Shared {
     /// Frames so far (read without the lock, for progress).
     frames: AtomicU64,
     done: Notify,
+    /// `--max-rate`, and when the first frame arrived.
+    max_rate: Option<f64>,
+    first_frame: std::sync::OnceLock<Instant>,
 }
 
 impl Shared {
-    fn new(expect: u64, want_sample: bool) -> Shared {
+    fn new(expect: u64, want_sample: bool, max_rate: Option<f64>) -> Shared {
         let tally = Tally {
             latencies: Latencies::with_capacity(usize::try_from(expect.min(50_000_000)).unwrap_or(0)),
             ..Tally::default()
@@ -138,7 +145,21 @@ impl Shared {
             want_sample: want_sample.into(),
             frames: AtomicU64::new(0),
             done: Notify::new(),
+            max_rate,
+            first_frame: std::sync::OnceLock::new(),
         }
+    }
+
+    /// With `--max-rate`: waits until the frames so far are due at that rate.
+    async fn throttle(&self) {
+        let Some(rate) = self.max_rate else { return };
+        let frames = self.frames.load(Ordering::Relaxed);
+        if frames == 0 {
+            return;
+        }
+        let first = *self.first_frame.get_or_init(Instant::now);
+        let due = first + Duration::from_secs_f64(frames as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
     }
 
     /// A new batch (asking for a sample frame while none is kept).
@@ -202,7 +223,10 @@ pub fn run(args: ReceiveArgs) -> anyhow::Result<std::process::ExitCode> {
 }
 
 async fn receive(args: ReceiveArgs) -> anyhow::Result<std::process::ExitCode> {
-    let shared = Arc::new(Shared::new(args.expect, args.sample_file.is_some()));
+    if args.max_rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        anyhow::bail!("--max-rate must be a positive number of frames per second");
+    }
+    let shared = Arc::new(Shared::new(args.expect, args.sample_file.is_some(), args.max_rate));
     let framing = match args.framing {
         FramingArg::Octet => Framing::Octet,
         FramingArg::Lf => Framing::Lf,
@@ -387,6 +411,7 @@ async fn read_frames(mut stream: impl AsyncRead + Unpin, framing: Framing, share
             shared.malformed(format!("malformed stream, connection closed: {e}"));
             return;
         }
+        shared.throttle().await;
     }
     match splitter.finish() {
         Leftover::None => {}
@@ -421,6 +446,7 @@ async fn receive_datagrams(socket: UdpSocket, shared: Arc<Shared>) {
                 let now = realtime_ns();
                 batch.frame(now, &buf[..n]);
                 shared.add(now, n, &mut batch);
+                shared.throttle().await;
             }
             Err(e) => {
                 shared.problem(|_| {}, format!("udp receive failed: {e}"));
