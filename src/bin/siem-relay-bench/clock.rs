@@ -1,7 +1,14 @@
 //! Wall-clock time for latency stamps (`sent_ns`, CLOCK_REALTIME in nanoseconds, comparable
 //! across processes on one machine) and RFC 3339 formatting of it without a date crate.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// `seconds` as a Duration for timeouts and schedules: negative and NaN are 0, and anything
+/// past ten years (or infinite) is ten years, so that adding it to an `Instant` cannot overflow.
+pub fn secs(seconds: f64) -> Duration {
+    const CAP: Duration = Duration::from_secs(10 * 365 * 86_400);
+    Duration::try_from_secs_f64(seconds.max(0.0)).map_or(CAP, |d| d.min(CAP))
+}
 
 /// Nanoseconds since the Unix epoch (CLOCK_REALTIME); 0 for a clock set before 1970.
 pub fn realtime_ns() -> u64 {
@@ -62,6 +69,15 @@ mod tests {
         assert_eq!(fmt(1_709_251_199_123_456_789, 0), "2024-02-29T23:59:59.123456Z");
         assert_eq!(fmt(1_709_251_199_123_456_789, 120), "2024-03-01T01:59:59.123456+02:00");
         assert_eq!(fmt(1_709_251_199_123_456_789, -330), "2024-02-29T18:29:59.123456-05:30");
+    }
+
+    #[test]
+    fn secs_never_panics() {
+        assert_eq!(secs(1.5), Duration::from_millis(1500));
+        assert_eq!(secs(-1.0), Duration::ZERO);
+        assert_eq!(secs(f64::NAN), Duration::ZERO);
+        assert_eq!(secs(f64::INFINITY), secs(1e300));
+        assert!(std::time::Instant::now().checked_add(secs(f64::INFINITY)).is_some());
     }
 
     #[test]

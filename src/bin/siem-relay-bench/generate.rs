@@ -277,14 +277,14 @@ fn pump(out: &mut impl Write, lines: &mut Lines<'_>, events: u64, rate: Option<f
 }
 
 fn feed_socket(args: &GenerateArgs, socket: &Path, source: &Source, share: Share) -> anyhow::Result<Outcome> {
-    let mut stream = connect(socket, Duration::from_secs_f64(args.connect_timeout_s.max(0.0)))?;
+    let mut stream = connect(socket, crate::clock::secs(args.connect_timeout_s))?;
     let replies = Replies::spawn_reader(stream.try_clone().context("cannot clone the socket")?);
     if args.acks {
         stream.write_all(b"{\"siem_relay\":{\"acks\":true}}\n").context("cannot send the acknowledgement hello")?;
     }
     let mut lines = lines_for(source, &share);
     let mut outcome = pump(&mut stream, &mut lines, share.events, share.rate)?;
-    let drain = Duration::from_secs_f64(args.drain_timeout_s.max(0.0));
+    let drain = crate::clock::secs(args.drain_timeout_s);
     if args.acks {
         let sent = outcome.events;
         let state = replies.wait_until(drain, |s| s.through >= sent || s.closed);

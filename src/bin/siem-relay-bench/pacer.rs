@@ -25,7 +25,7 @@ impl Pacer {
 
     /// When event number `sent` (0-based) is due, from the start.
     fn due_at(&self, sent: u64) -> Duration {
-        Duration::from_secs_f64(sent as f64 / self.rate)
+        crate::clock::secs(sent as f64 / self.rate)
     }
 
     /// Blocks until at least one event is due, then returns how many are (at most `max`).

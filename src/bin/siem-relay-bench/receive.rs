@@ -158,7 +158,7 @@ impl Shared {
             return;
         }
         let first = *self.first_frame.get_or_init(Instant::now);
-        let due = first + Duration::from_secs_f64(frames as f64 / rate);
+        let due = first + crate::clock::secs(frames as f64 / rate);
         tokio::time::sleep_until(due.into()).await;
     }
 
@@ -261,7 +261,7 @@ async fn receive(args: ReceiveArgs) -> anyhow::Result<std::process::ExitCode> {
     if let Some(path) = &args.ready_file {
         write_ready_file(path, addr)?;
     }
-    let complete = wait(&shared, Duration::from_secs_f64(args.timeout_s.max(0.0))).await;
+    let complete = wait(&shared, crate::clock::secs(args.timeout_s)).await;
     let summary = summarize(&shared, complete);
     if let Some(path) = &args.sample_file {
         let sample = shared.lock().sample.take().unwrap_or_default();
