@@ -5,6 +5,7 @@ mod support;
 
 mod backpressure;
 mod bad_input;
+mod bench_tool;
 mod cef;
 mod cli;
 mod control;
