@@ -15,7 +15,7 @@
 use crate::event::Event;
 
 use super::rfc5424::HOSTNAME_MAX;
-use super::syslog::{char_boundary, push_header_field, push_message, write_pri};
+use super::syslog::{char_boundary, message_text, push_header_field, write_pri};
 use super::{Encoded, MessageSource};
 
 /// RFC 3164 section 4.1: "The total length of the packet MUST be 1024 bytes or less."
@@ -70,7 +70,7 @@ impl Rfc3164 {
         let start = out.len();
         self.header.write(event, out);
         let msg_start = out.len();
-        push_message(out, event, self.message);
+        out.extend_from_slice(message_text(event, self.message).as_bytes());
         if out.len() - start <= self.max_bytes {
             return Encoded::default();
         }

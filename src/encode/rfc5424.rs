@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::event::{Event, FieldValue};
 
-use super::syslog::{char_boundary, push_header_field, push_message, write_pri};
+use super::syslog::{char_boundary, message_text, push_header_field, write_pri};
 use super::{Encoded, MessageSource};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -157,20 +157,18 @@ impl Rfc5424 {
         out.push(b' ');
         self.write_structured_data(event, sd, out);
 
-        out.push(b' ');
-        let bom_at = out.len();
-        out.extend_from_slice(BOM);
-        let msg_start = out.len();
-        push_message(out, event, self.message);
-        if out[msg_start..].is_ascii() {
-            // MSG-ANY: no BOM for plain ASCII, and no trailing space for an empty MSG.
-            out.drain(bom_at..msg_start);
-            if out.len() == bom_at {
-                out.pop();
-                return out.len();
-            }
-            return bom_at;
+        let text = message_text(event, self.message);
+        if text.is_empty() {
+            // No MSG: no trailing space either.
+            return out.len();
         }
+        out.push(b' ');
+        // MSG-ANY for plain ASCII; MSG-UTF8, with its BOM, otherwise.
+        if !text.is_ascii() {
+            out.extend_from_slice(BOM);
+        }
+        let msg_start = out.len();
+        out.extend_from_slice(text.as_bytes());
         msg_start
     }
 
@@ -204,7 +202,7 @@ fn write_param(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b"=\"");
     let mut rest = value;
-    while let Some(at) = rest.iter().position(|b| matches!(b, b'"' | b'\\' | b']')) {
+    while let Some(at) = memchr::memchr3(b'"', b'\\', b']', rest) {
         out.extend_from_slice(&rest[..at]);
         out.push(b'\\');
         out.push(rest[at]);

@@ -60,16 +60,21 @@ pub fn push_header_field(out: &mut Vec<u8>, text: &str, max: usize) {
         out.push(b'_');
         return;
     }
+    // The common case: already a valid field.
+    if text.len() <= max && text.bytes().all(|b| (33..=126).contains(&b)) {
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
     for c in text.chars().take(max) {
         out.push(u8::try_from(c).ok().filter(|b| (33..=126).contains(b)).unwrap_or(b'_'));
     }
 }
 
-/// Appends MSG text for `event` as `source` asks.
-pub fn push_message(out: &mut Vec<u8>, event: &Event, source: MessageSource) {
+/// The MSG text for `event`, as `source` asks.
+pub fn message_text(event: &Event, source: MessageSource) -> &str {
     match source {
-        MessageSource::Title => out.extend_from_slice(event.title().unwrap_or(event.event_type()).as_bytes()),
-        MessageSource::Json => out.extend_from_slice(event.json().as_bytes()),
+        MessageSource::Title => event.title().unwrap_or(event.event_type()),
+        MessageSource::Json => event.json(),
     }
 }
 

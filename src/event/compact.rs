@@ -82,7 +82,8 @@ pub enum Rejection {
 /// `members`. `out` and `members` may hold data from earlier use; only what is appended counts,
 /// and spans are offsets into `out` as a whole.
 pub fn compact(input: &str, out: &mut String, members: &mut Vec<Member>) -> Result<(), Rejection> {
-    let mut reader = Reader { input, bytes: input.as_bytes(), at: 0, out, members };
+    let base = out.len();
+    let mut reader = Reader { input, bytes: input.as_bytes(), at: 0, out, members, base, removed: 0, copied_to: 0 };
     reader.skip_white_space();
     let is_object = reader.peek() == Some(b'{');
     reader.value(0)?;
@@ -90,6 +91,7 @@ pub fn compact(input: &str, out: &mut String, members: &mut Vec<Member>) -> Resu
     if reader.at != reader.bytes.len() {
         return Err(reader.error("trailing characters"));
     }
+    reader.flush(reader.at);
     if is_object {
         Ok(())
     } else {
@@ -97,12 +99,20 @@ pub fn compact(input: &str, out: &mut String, members: &mut Vec<Member>) -> Resu
     }
 }
 
+/// Reads `input`; the compact text is written lazily: everything between two stretches of
+/// white space is copied in one go, so an already compact line is copied once, whole.
 struct Reader<'a, 'o> {
     input: &'a str,
     bytes: &'a [u8],
     at: usize,
     out: &'o mut String,
     members: &'o mut Vec<Member>,
+    /// Length of `out` before this line.
+    base: usize,
+    /// White space dropped so far.
+    removed: usize,
+    /// Input before this has been copied to `out` or dropped.
+    copied_to: usize,
 }
 
 impl Reader<'_, '_> {
@@ -115,15 +125,27 @@ impl Reader<'_, '_> {
     }
 
     fn skip_white_space(&mut self) {
+        let start = self.at;
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.at += 1;
         }
+        if self.at > start {
+            self.flush(start);
+            self.removed += self.at - start;
+            self.copied_to = self.at;
+        }
     }
 
-    /// Copies `input[from..self.at]`; both ends are at ASCII bytes or the end, so on character
-    /// boundaries.
-    fn copy_from(&mut self, from: usize) {
-        self.out.push_str(self.input.get(from..self.at).unwrap_or_default());
+    /// Copies what is not yet copied, up to `end` (an ASCII byte or the end of the input, so a
+    /// character boundary).
+    fn flush(&mut self, end: usize) {
+        self.out.push_str(self.input.get(self.copied_to..end).unwrap_or_default());
+        self.copied_to = end;
+    }
+
+    /// Where the input at `self.at` is (or will be) in the compact text.
+    fn out_at(&self) -> usize {
+        self.base + self.at - self.removed
     }
 
     /// One value at nesting `depth` (0 for the line itself). Returns whether it is a string
@@ -153,43 +175,38 @@ impl Reader<'_, '_> {
     fn object(&mut self, depth: usize) -> Result<(), Rejection> {
         let inner = self.nested(depth)?;
         self.at += 1;
-        self.out.push('{');
         self.skip_white_space();
         if self.peek() == Some(b'}') {
             self.at += 1;
-            self.out.push('}');
             return Ok(());
         }
         loop {
             if self.peek() != Some(b'"') {
                 return Err(self.error("expected a key (a string)"));
             }
-            let key_start = self.out.len() + 1;
+            let key_start = self.out_at() + 1;
             let escaped_key = self.string()?;
-            let key = Span::new(key_start, self.out.len() - 1);
+            let key = Span::new(key_start, self.out_at() - 1);
             self.skip_white_space();
             if self.peek() != Some(b':') {
                 return Err(self.error("expected `:`"));
             }
             self.at += 1;
-            self.out.push(':');
             self.skip_white_space();
-            let value_start = self.out.len();
+            let value_start = self.out_at();
             let escaped_value = self.value(inner)?;
             if depth == 0 {
-                let value = Span::new(value_start, self.out.len());
+                let value = Span::new(value_start, self.out_at());
                 self.members.push(Member { key, value, escaped_key, escaped_value });
             }
             self.skip_white_space();
             match self.peek() {
                 Some(b',') => {
                     self.at += 1;
-                    self.out.push(',');
                     self.skip_white_space();
                 }
                 Some(b'}') => {
                     self.at += 1;
-                    self.out.push('}');
                     return Ok(());
                 }
                 Some(_) => return Err(self.error("expected `,` or `}`")),
@@ -201,11 +218,9 @@ impl Reader<'_, '_> {
     fn array(&mut self, depth: usize) -> Result<(), Rejection> {
         let inner = self.nested(depth)?;
         self.at += 1;
-        self.out.push('[');
         self.skip_white_space();
         if self.peek() == Some(b']') {
             self.at += 1;
-            self.out.push(']');
             return Ok(());
         }
         loop {
@@ -214,12 +229,10 @@ impl Reader<'_, '_> {
             match self.peek() {
                 Some(b',') => {
                     self.at += 1;
-                    self.out.push(',');
                     self.skip_white_space();
                 }
                 Some(b']') => {
                     self.at += 1;
-                    self.out.push(']');
                     return Ok(());
                 }
                 Some(_) => return Err(self.error("expected `,` or `]`")),
@@ -231,7 +244,6 @@ impl Reader<'_, '_> {
     /// A string, copied as written (escapes kept), after checking every escape. Returns whether
     /// it holds escapes.
     fn string(&mut self) -> Result<bool, Rejection> {
-        let start = self.at;
         let mut escaped = false;
         self.at += 1;
         loop {
@@ -250,7 +262,6 @@ impl Reader<'_, '_> {
             match self.bytes[self.at] {
                 b'"' => {
                     self.at += 1;
-                    self.copy_from(start);
                     return Ok(escaped);
                 }
                 _ => {
@@ -305,7 +316,6 @@ impl Reader<'_, '_> {
     fn literal(&mut self, word: &'static str) -> Result<(), Rejection> {
         if self.bytes[self.at..].starts_with(word.as_bytes()) {
             self.at += word.len();
-            self.out.push_str(word);
             Ok(())
         } else {
             Err(self.error("expected value"))
@@ -324,17 +334,15 @@ impl Reader<'_, '_> {
             _ => return Err(self.error("invalid number")),
         }
         let integer_digits = self.at - start;
-        let mut plain_integer = true;
         if self.peek() == Some(b'.') {
-            plain_integer = false;
             self.at += 1;
             if !matches!(self.peek(), Some(b'0'..=b'9')) {
                 return Err(self.error("invalid number"));
             }
             self.digits();
         }
-        if matches!(self.peek(), Some(b'e' | b'E')) {
-            plain_integer = false;
+        let exponent = matches!(self.peek(), Some(b'e' | b'E'));
+        if exponent {
             self.at += 1;
             if matches!(self.peek(), Some(b'+' | b'-')) {
                 self.at += 1;
@@ -344,12 +352,12 @@ impl Reader<'_, '_> {
             }
             self.digits();
         }
+        // Every number must be a finite f64 (as serde_json requires). Without an exponent, up to
+        // 300 integer digits are far below f64::MAX (about 1.8e308), so only the rest is parsed.
         let text = self.input.get(start..self.at).unwrap_or_default();
-        // Integers of up to 19 digits fit an i64/u64; anything else must at least be a finite f64.
-        if (!plain_integer || integer_digits > 19) && !text.parse::<f64>().is_ok_and(f64::is_finite) {
+        if (exponent || integer_digits > 300) && !text.parse::<f64>().is_ok_and(f64::is_finite) {
             return Err(self.error("number out of range"));
         }
-        self.out.push_str(text);
         Ok(())
     }
 
