@@ -45,12 +45,30 @@ fn measure(lines: &[Vec<u8>], mut stage: impl FnMut(&[u8], &mut Vec<u8>)) -> (f6
     (median(times), counted as f64 / lines.len() as f64)
 }
 
+/// Whether to run the stage `name`: all of them, or those containing `BENCH_STAGE` (to look at
+/// one stage, e.g. under `valgrind --tool=callgrind`, whose instruction counts do not depend on
+/// what else the machine is doing).
+fn selected(name: &str) -> bool {
+    std::env::var("BENCH_STAGE").map_or(true, |wanted| name.contains(&wanted))
+}
+
 fn main() {
     // `cargo bench` passes --bench; test runners that list or run every target get nothing.
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let lines = lines(EVENTS);
+    // BENCH_INPUT=FILE measures the first EVENTS lines of FILE instead (for example the output
+    // of `siem-relay-bench generate --output FILE`).
+    let lines = match std::env::var_os("BENCH_INPUT") {
+        Some(path) => std::fs::read(path)
+            .expect("BENCH_INPUT readable")
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .take(EVENTS)
+            .map(<[u8]>::to_vec)
+            .collect(),
+        None => lines(EVENTS),
+    };
     let received = Timestamp::now();
     let events: Vec<Event> = lines.iter().map(|l| Event::decode(l, received).expect("valid")).collect();
     let config = |format: &str, extra: &str| {
@@ -67,23 +85,28 @@ fn main() {
         println!("{name:<44} {ns:>10.0} {:>12.0} {allocs:>12.2}", 1e9 / ns);
     };
 
-    report(
-        "decode (JSON line -> Event)",
-        measure(&lines, |line, _| {
-            std::hint::black_box(Event::decode(line, received).ok());
-        }),
-    );
+    if selected("decode (JSON line -> Event)") {
+        report(
+            "decode (JSON line -> Event)",
+            measure(&lines, |line, _| {
+                std::hint::black_box(Event::decode(line, received).ok());
+            }),
+        );
+    }
     let rfc5424 = config("rfc5424", "sd_fields = [\"data.cwe\", \"source_ip\"]");
     let mut scratch = Vec::new();
-    report(
-        "decode + rfc5424 + octet-counting frame",
-        measure(&lines, |line, out| {
-            let event = Event::decode(line, received).expect("valid");
-            scratch.clear();
-            let _ = rfc5424.encoder.encode(&event, &mut scratch);
-            Framing::OctetCounting.frame(&scratch, out);
-        }),
-    );
+    if !selected("decode + rfc5424 + octet-counting frame") {
+    } else {
+        report(
+            "decode + rfc5424 + octet-counting frame",
+            measure(&lines, |line, out| {
+                let event = Event::decode(line, received).expect("valid");
+                scratch.clear();
+                let _ = rfc5424.encoder.encode(&event, &mut scratch);
+                Framing::OctetCounting.frame(&scratch, out);
+            }),
+        );
+    }
     for (name, format, extra) in [
         ("encode rfc5424 (structured data)", "rfc5424", "sd_fields = [\"data.cwe\", \"source_ip\"]"),
         ("encode rfc3164", "rfc3164", ""),
@@ -93,6 +116,9 @@ fn main() {
         ("encode teams", "teams", ""),
         ("encode splunk_hec", "splunk_hec", "token = \"t\""),
     ] {
+        if !selected(name) {
+            continue;
+        }
         let sink = config(format, extra);
         let mut index = 0;
         report(

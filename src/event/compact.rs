@@ -1,6 +1,7 @@
 //! A strict JSON (RFC 8259) reader for event lines: it checks one line, writes it back without
-//! insignificant white space, and records where each top-level member's key and value are in
-//! that compact text.
+//! insignificant white space, and records where each object member's key and value are in that
+//! compact text (members of the top-level object, and of objects nested in it through objects,
+//! each with its parent: the members that dotted field paths can name).
 //!
 //! This is what lets an event live as one string plus one small index instead of a tree of
 //! allocated values: every later lookup and every JSON output reads the compact text, and
@@ -35,12 +36,17 @@ impl Span {
     }
 }
 
-/// One top-level member: its key as written between the quotes (escapes kept), and its value's
+/// [`Member::parent`] of the top-level object's members.
+pub const ROOT: u32 = u32::MAX;
+
+/// One object member: its key as written between the quotes (escapes kept), and its value's
 /// JSON text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member {
     pub key: Span,
     pub value: Span,
+    /// The index of the member whose value is the object holding this one, or [`ROOT`].
+    pub parent: u32,
     /// The key holds escapes, so comparing it needs unescaping (rare).
     pub escaped_key: bool,
     /// The value is a string that holds escapes.
@@ -86,7 +92,7 @@ pub fn compact(input: &str, out: &mut String, members: &mut Vec<Member>) -> Resu
     let mut reader = Reader { input, bytes: input.as_bytes(), at: 0, out, members, base, removed: 0, copied_to: 0 };
     reader.skip_white_space();
     let is_object = reader.peek() == Some(b'{');
-    reader.value(0)?;
+    reader.value(0, Some(ROOT))?;
     reader.skip_white_space();
     if reader.at != reader.bytes.len() {
         return Err(reader.error("trailing characters"));
@@ -124,7 +130,15 @@ impl Reader<'_, '_> {
         Rejection::Invalid(format!("{what} at column {}", self.at + 1))
     }
 
+    /// Skips white space; most calls find none, so that case is inlined.
+    #[inline(always)]
     fn skip_white_space(&mut self) {
+        if matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.drop_white_space();
+        }
+    }
+
+    fn drop_white_space(&mut self) {
         let start = self.at;
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.at += 1;
@@ -148,12 +162,13 @@ impl Reader<'_, '_> {
         self.base + self.at - self.removed
     }
 
-    /// One value at nesting `depth` (0 for the line itself). Returns whether it is a string
-    /// that holds escapes.
-    fn value(&mut self, depth: usize) -> Result<bool, Rejection> {
+    /// One value at nesting `depth` (0 for the line itself); if it is an object, its members
+    /// are indexed with parent `members_parent` (`None`: not indexed). Returns whether the value
+    /// is a string that holds escapes.
+    fn value(&mut self, depth: usize, members_parent: Option<u32>) -> Result<bool, Rejection> {
         let plain = |done: Result<(), Rejection>| done.map(|()| false);
         match self.peek() {
-            Some(b'{') => plain(self.object(depth)),
+            Some(b'{') => plain(self.object(depth, members_parent)),
             Some(b'[') => plain(self.array(depth)),
             Some(b'"') => self.string(),
             Some(b't') => plain(self.literal("true")),
@@ -172,7 +187,7 @@ impl Reader<'_, '_> {
         Ok(depth + 1)
     }
 
-    fn object(&mut self, depth: usize) -> Result<(), Rejection> {
+    fn object(&mut self, depth: usize, parent: Option<u32>) -> Result<(), Rejection> {
         let inner = self.nested(depth)?;
         self.at += 1;
         self.skip_white_space();
@@ -194,10 +209,24 @@ impl Reader<'_, '_> {
             self.at += 1;
             self.skip_white_space();
             let value_start = self.out_at();
-            let escaped_value = self.value(inner)?;
-            if depth == 0 {
-                let value = Span::new(value_start, self.out_at());
-                self.members.push(Member { key, value, escaped_key, escaped_value });
+            match parent {
+                Some(parent) => {
+                    // Pushed before its value is read, so members of a nested object can name
+                    // it as their parent.
+                    let index = self.members.len();
+                    let placeholder = Span::new(value_start, value_start);
+                    let member = Member { key, value: placeholder, parent, escaped_key, escaped_value: false };
+                    self.members.push(member);
+                    let escaped_value = self.value(inner, Some(index as u32))?;
+                    let value = Span::new(value_start, self.out_at());
+                    if let Some(member) = self.members.get_mut(index) {
+                        member.value = value;
+                        member.escaped_value = escaped_value;
+                    }
+                }
+                None => {
+                    self.value(inner, None)?;
+                }
             }
             self.skip_white_space();
             match self.peek() {
@@ -224,7 +253,8 @@ impl Reader<'_, '_> {
             return Ok(());
         }
         loop {
-            self.value(inner)?;
+            // Members of objects inside arrays cannot be named by a field path.
+            self.value(inner, None)?;
             self.skip_white_space();
             match self.peek() {
                 Some(b',') => {
@@ -247,27 +277,22 @@ impl Reader<'_, '_> {
         let mut escaped = false;
         self.at += 1;
         loop {
-            // Plain text runs are the common case: find the run's end with a vectorised search,
-            // then check the run for control characters (also vectorised: no early exit).
-            let rest = &self.bytes[self.at..];
-            let Some(run) = memchr::memchr2(b'"', b'\\', rest) else {
+            // Plain text runs are the common case: skip them eight bytes at a time.
+            let Some(run) = string_stop(&self.bytes[self.at..]) else {
                 self.at = self.bytes.len();
                 return Err(self.error("EOF while parsing a string"));
             };
-            if rest[..run].iter().fold(false, |control, &b| control | (b < 0x20)) {
-                self.at += rest[..run].iter().position(|&b| b < 0x20).unwrap_or(0);
-                return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string"));
-            }
             self.at += run;
             match self.bytes[self.at] {
                 b'"' => {
                     self.at += 1;
                     return Ok(escaped);
                 }
-                _ => {
+                b'\\' => {
                     escaped = true;
                     self.escape()?;
                 }
+                _ => return Err(self.error("control character (\\u0000-\\u001F) found while parsing a string")),
             }
         }
     }
@@ -368,6 +393,31 @@ impl Reader<'_, '_> {
     }
 }
 
+/// The index of the first byte of `bytes` that ends a plain run inside a string: `"`, `\` or a
+/// control character (below 0x20). Eight bytes per step (SWAR): for each condition, the lowest
+/// flagged byte of a word is exact (false flags only appear above a true one), so the lowest
+/// flag over all three is the first stop.
+fn string_stop(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGH;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else { break };
+        let word = u64::from_le_bytes(word);
+        let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+        let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+        let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+        let stops = quote | backslash | control;
+        if stops != 0 {
+            return Some(at + (stops.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks.remainder().iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|found| at + found)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -380,7 +430,7 @@ mod tests {
     }
 
     #[test]
-    fn removes_white_space_and_indexes_top_level_members() {
+    fn removes_white_space_and_indexes_members() {
         let (out, members) =
             run(" { \"a\" : 1 ,\t\"b\\\"\":{ \"c\" : [ 1 , \"x y\" , true , null ] } ,\"d\":-0.5e+3 }\r\n")
                 .expect("valid");
@@ -390,6 +440,7 @@ mod tests {
             [
                 ("a".to_owned(), "1".to_owned()),
                 ("b\\\"".to_owned(), r#"{"c":[1,"x y",true,null]}"#.to_owned()),
+                ("c".to_owned(), r#"[1,"x y",true,null]"#.to_owned()),
                 ("d".to_owned(), "-0.5e+3".to_owned())
             ]
         );
@@ -449,6 +500,37 @@ mod tests {
                 assert_eq!(&again, value, "{case:?}");
             }
         }
+    }
+
+    #[test]
+    fn finds_the_first_stop_in_every_position() {
+        for length in 0..24 {
+            for stop_at in 0..=length {
+                for stop in [b'"', b'\\', 0x00, 0x1f, b'\n'] {
+                    // Bytes next to the stops (0x20, 0x21, 0x5b, 0x5d, high bytes) must not count.
+                    let mut bytes: Vec<u8> =
+                        (0..length).map(|i| [0x20, 0x21, 0x5b, 0x5d, 0xc3, 0xa9, b'a'][i % 7]).collect();
+                    if stop_at < length {
+                        bytes[stop_at] = stop;
+                        // A later stop must not win over the first.
+                        if stop_at + 1 < length {
+                            bytes[stop_at + 1] = b'"';
+                        }
+                    }
+                    let expected = (stop_at < length).then_some(stop_at);
+                    assert_eq!(string_stop(&bytes), expected, "{bytes:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn indexes_members_of_nested_objects_but_not_inside_arrays() {
+        let (mut out, mut members) = (String::new(), Vec::new());
+        compact(r#"{"a":{"b":{"c":1},"d":[{"e":2}]},"f":3}"#, &mut out, &mut members).expect("valid");
+        let found: Vec<(&str, u32)> = members.iter().map(|m| (m.key.of(&out), m.parent)).collect();
+        assert_eq!(found, [("a", ROOT), ("b", 0), ("c", 1), ("d", 0), ("f", ROOT)]);
+        assert_eq!(members[1].value.of(&out), r#"{"c":1}"#);
     }
 
     #[test]

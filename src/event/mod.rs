@@ -15,7 +15,7 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 
-use self::compact::{Member, Rejection, Span};
+use self::compact::{Member, Rejection, Span, ROOT};
 pub use self::value::{unescape, FieldValue, Number};
 use crate::severity::Severity;
 use crate::timestamp::Timestamp;
@@ -27,7 +27,7 @@ pub struct Event {
     /// are appended here when the agent left them out, so JSON output shows the values the
     /// syslog header carries.
     json: Box<str>,
-    /// Every top-level member, in order.
+    /// Every member of the object and of the objects nested in it through objects, in order.
     members: Box<[Member]>,
     event_type: Text,
     id: Text,
@@ -158,21 +158,21 @@ impl Event {
     /// Looks up a field by a dotted path such as `data.url`. A key that itself contains dots is
     /// found too, when it exists at the top level (`{"data.url": ...}`).
     pub fn field(&self, path: &str) -> Option<FieldValue<'_>> {
-        if let Some(value) = self.top_level(path) {
-            return Some(value);
-        }
-        let mut parts = path.split('.');
-        let mut value = self.top_level(parts.next()?)?;
-        for part in parts {
-            value = value.get(part)?;
-        }
-        Some(value)
+        let found = self.member(ROOT, path).or_else(|| {
+            let (first, rest) = path.split_once('.')?;
+            let mut index = self.member(ROOT, first)?;
+            for part in rest.split('.') {
+                index = self.member(index as u32, part)?;
+            }
+            Some(index)
+        })?;
+        Some(self.members.get(found)?.value_in(&self.json))
     }
 
-    /// The top-level member `name` (its last value, if repeated).
-    fn top_level(&self, name: &str) -> Option<FieldValue<'_>> {
-        let member = self.members.iter().rev().find(|member| member.key_is(&self.json, name))?;
-        Some(member.value_in(&self.json))
+    /// The index of the member `name` of the object that is the value of member `parent` (or
+    /// of the event itself: [`ROOT`]); the last one, if the key is repeated.
+    fn member(&self, parent: u32, name: &str) -> Option<usize> {
+        self.members.iter().rposition(|member| member.parent == parent && member.key_is(&self.json, name))
     }
 
     fn text<'a>(&'a self, text: &'a Text) -> &'a str {
@@ -200,10 +200,17 @@ fn decode_into(
     })?;
     // One pass over the members picks out the fields the model knows (the last of a repeated
     // key wins).
-    const KNOWN: [&str; 6] = ["event", "id", "timestamp", "severity", "title", "host"];
-    let slot_of = |key: &str| KNOWN.iter().position(|name| *name == key);
+    let slot_of = |key: &str| match key {
+        "event" => Some(0),
+        "id" => Some(1),
+        "timestamp" => Some(2),
+        "severity" => Some(3),
+        "title" => Some(4),
+        "host" => Some(5),
+        _ => None,
+    };
     let mut known: [Option<&Member>; 6] = [None; 6];
-    for member in members.iter() {
+    for member in members.iter().filter(|member| member.parent == ROOT) {
         let key = member.key.of(json);
         let slot = if member.escaped_key { slot_of(&unescape(key)) } else { slot_of(key) };
         if let Some(slot) = slot {
@@ -313,7 +320,7 @@ fn append_member(
     write_value(json);
     let value = Span::new(value_start, json.len());
     json.push('}');
-    members.push(Member { key, value, escaped_key: false, escaped_value: false });
+    members.push(Member { key, value, parent: ROOT, escaped_key: false, escaped_value: false });
     value
 }
 
@@ -379,7 +386,8 @@ mod tests {
         assert_eq!(event.title(), Some("SQLi"));
         assert_eq!(event.host(), Some("web-1"));
         assert_eq!(event.field("data.url").and_then(|v| v.as_str().map(str::to_owned)).as_deref(), Some("/x"));
-        let keys: Vec<&str> = event.members.iter().map(|m| m.key.of(event.json())).collect();
+        let keys: Vec<&str> =
+            event.members.iter().filter(|m| m.parent == ROOT).map(|m| m.key.of(event.json())).collect();
         assert_eq!(keys, ["event", "id", "timestamp", "severity", "title", "host", "data", "z"]);
     }
 
