@@ -6,7 +6,8 @@
 #   once, each to its own receiver:
 #     syslog  rfc5424 over TCP (octet counting)        -> siem-relay-bench receive --tcp
 #     cef     CEF over TLS (a throw-away CA, openssl)   -> siem-relay-bench receive --tls
-#     hook    JSON webhook over HTTP, one POST/event    -> siem-relay-bench receive --http
+#     hook    JSON webhook over HTTP, batches of up to 500 (a JSON array per POST)
+#                                                      -> siem-relay-bench receive --http
 #     file    rfc5424 lines to a file                   -> lines counted
 #   All queues block when full (nothing dropped), so the fan-out runs at the pace of the
 #   slowest sink. events/s = N / (the last sink complete - first byte written). RUNS rounds
@@ -102,7 +103,7 @@ fanout_run() { # round sinks(1|4)
         printf '[sinks.cef]\nformat = "cef"\nurl = "tls://%s"\ntls = { ca_file = "%s" }\nmapping = { sentNs = "sent_ns" }\n' \
             "$rx_addr" "$tmp/tls/ca.pem" >>"$config"
         start_receiver "$dir" hook --http 127.0.0.1:0 --expect "$EVENTS"
-        printf '[sinks.hook]\nformat = "json"\nurl = "http://%s/hook"\n' "$rx_addr" >>"$config"
+        printf '[sinks.hook]\nformat = "json"\nurl = "http://%s/hook"\nbatch = { max_events = 500, max_linger_ms = 20 }\n' "$rx_addr" >>"$config"
         printf '[sinks.file]\nformat = "rfc5424"\nurl = "file://%s/out.log"\nsd_fields = ["sent_ns"]\n' "$dir" >>"$config"
     fi
     start_daemon "$config" "$sock"

@@ -64,14 +64,15 @@ impl Member {
         }
     }
 
-    /// Whether this member's key is `name`.
+    /// Whether this member's key is `name`. Called for every member on every lookup, so the
+    /// common case compares lengths, then bytes.
+    #[inline]
     pub fn key_is(&self, json: &str, name: &str) -> bool {
-        let key = self.key.of(json);
         if self.escaped_key {
-            super::value::unescape(key) == name
-        } else {
-            key == name
+            return super::value::unescape(self.key.of(json)) == name;
         }
+        let (start, end) = (self.key.start as usize, self.key.end as usize);
+        end.checked_sub(start) == Some(name.len()) && json.as_bytes().get(start..end) == Some(name.as_bytes())
     }
 }
 

@@ -159,7 +159,8 @@ impl Event {
     /// found too, when it exists at the top level (`{"data.url": ...}`).
     pub fn field(&self, path: &str) -> Option<FieldValue<'_>> {
         let found = self.member(ROOT, path).or_else(|| {
-            let (first, rest) = path.split_once('.')?;
+            let dot = memchr::memchr(b'.', path.as_bytes())?;
+            let (first, rest) = (path.get(..dot)?, path.get(dot + 1..)?);
             let mut index = self.member(ROOT, first)?;
             for part in rest.split('.') {
                 index = self.member(index as u32, part)?;

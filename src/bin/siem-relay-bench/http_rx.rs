@@ -86,11 +86,16 @@ fn reply(status: u16) -> Response<Full<Bytes>> {
     response
 }
 
-/// Calls `event` for each event in a request body; an error after the objects that parsed.
+/// Calls `event` for each event in a request body (one JSON object, concatenated objects as in
+/// Splunk HEC batches, or a JSON array of objects as in batched `json` webhooks); an error
+/// after the objects that parsed.
 pub fn split_body(body: &[u8], mut event: impl FnMut(&[u8])) -> Result<(), String> {
     let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(body.len());
     if start == body.len() {
         return Ok(());
+    }
+    if body[start] == b'[' {
+        return split_array(&body[start..], event);
     }
     if body[start] != b'{' {
         event(body);
@@ -107,6 +112,44 @@ pub fn split_body(body: &[u8], mut event: impl FnMut(&[u8])) -> Result<(), Strin
     Ok(())
 }
 
+/// The elements of a JSON array, found by tracking nesting and strings (the receiver only
+/// needs their bounds; it does not check them).
+fn split_array(body: &[u8], mut event: impl FnMut(&[u8])) -> Result<(), String> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    let mut from = 1;
+    for (at, &byte) in body.iter().enumerate() {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => {
+                depth = depth.checked_sub(1).ok_or("unbalanced JSON array")?;
+                if depth == 0 {
+                    let element = &body[from..at];
+                    if element.iter().any(|b| !b.is_ascii_whitespace()) {
+                        event(element);
+                    }
+                    return Ok(());
+                }
+            }
+            b',' if depth == 1 => {
+                event(&body[from..at]);
+                from = at + 1;
+            }
+            _ => {}
+        }
+    }
+    Err("unterminated JSON array".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,6 +158,15 @@ mod tests {
         let mut out = Vec::new();
         let r = split_body(body.as_bytes(), |e| out.push(String::from_utf8_lossy(e).trim().to_owned()));
         (out, r)
+    }
+
+    #[test]
+    fn a_json_array_batch_is_one_event_per_element() {
+        let (e, r) = events(r#"[{"a":"x,]}"},{"b":[1,2],"c":{"d":"\""}} , {"e":3}]"#);
+        assert_eq!(r, Ok(()));
+        assert_eq!(e, [r#"{"a":"x,]}"}"#, r#"{"b":[1,2],"c":{"d":"\""}}"#, r#"{"e":3}"#]);
+        assert_eq!(events("[]").0.len(), 0);
+        assert!(events("[{}").1.is_err());
     }
 
     #[test]

@@ -7,27 +7,37 @@
 
 /// Appends a header field, escaped.
 pub fn push_header(out: &mut Vec<u8>, text: &str) {
-    for &byte in text.as_bytes() {
-        match byte {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'|' => out.extend_from_slice(b"\\|"),
-            b'\r' | b'\n' => out.push(b' '),
-            other => out.push(other),
-        }
-    }
+    push_escaped(out, text.as_bytes(), |byte| match byte {
+        b'\\' => Some(b"\\\\"),
+        b'|' => Some(b"\\|"),
+        b'\r' | b'\n' => Some(b" "),
+        _ => None,
+    });
 }
 
 /// Appends an extension value, escaped.
 pub fn push_value(out: &mut Vec<u8>, text: &str) {
-    for &byte in text.as_bytes() {
-        match byte {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'=' => out.extend_from_slice(b"\\="),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            other => out.push(other),
+    push_escaped(out, text.as_bytes(), |byte| match byte {
+        b'\\' => Some(b"\\\\"),
+        b'=' => Some(b"\\="),
+        b'\r' => Some(b"\\r"),
+        b'\n' => Some(b"\\n"),
+        _ => None,
+    });
+}
+
+/// Appends `text` with each byte that `replace` maps written as its replacement, copying the
+/// runs in between whole (most values need no escaping at all).
+fn push_escaped(out: &mut Vec<u8>, text: &[u8], replace: impl Fn(u8) -> Option<&'static [u8]>) {
+    let mut copied = 0;
+    for (at, &byte) in text.iter().enumerate() {
+        if let Some(replacement) = replace(byte) {
+            out.extend_from_slice(&text[copied..at]);
+            out.extend_from_slice(replacement);
+            copied = at + 1;
         }
     }
+    out.extend_from_slice(&text[copied..]);
 }
 
 #[cfg(test)]
