@@ -19,8 +19,19 @@
 #   RSS is sampled every 0.5 s while it is fed and while it drains; prints the curves and the
 #   delivered / dropped counts. A bounded queue should show a flat RSS once it is full.
 #
-# Usage: MODE=fanout|overload bench/fanout.sh; also EVENTS, RUNS, DRAIN_RATE, OVERLOAD_S,
-# QUEUE_EVENTS, KEEP=1, NO_BUILD=1, SEED. Needs cargo, python3, openssl.
+# MODE=latency: one rfc5424/TCP sink fed at fixed rates (RATES, default "1000 10000 100000
+#   220000": low rates, and about half of the full-speed rate on this machine), LATENCY_S
+#   seconds each (default 5); prints end-to-end latency percentiles per rate, as the receiver
+#   sees it: now - sent_ns, stamped by the feeder as it writes each line.
+#
+# MODE=webhooks: one webhook sink at a time, EVENTS events at full speed, memory queues that
+#   block (nothing dropped): hec = splunk_hec with its default batching (100 events / 1 MiB /
+#   1 s, concurrency 2); json = json, one event per request (the default, concurrency 4).
+#   Prints events/s, requests/s and events per request.
+#
+# Usage: MODE=fanout|overload|latency|webhooks bench/fanout.sh; also EVENTS, RUNS, DRAIN_RATE,
+# OVERLOAD_S, QUEUE_EVENTS, RATES, LATENCY_S, KEEP=1, NO_BUILD=1, SEED. Needs cargo, python3,
+# openssl.
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,6 +50,8 @@ KEEP="${KEEP:-0}"
 NO_BUILD="${NO_BUILD:-0}"
 SEED="${SEED:-1}"
 TIMEOUT_S="${TIMEOUT_S:-30}"
+RATES="${RATES:-1000 10000 100000 220000}"
+LATENCY_S="${LATENCY_S:-5}"
 
 case "${1:-}" in
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -46,7 +59,7 @@ esac
 for v in EVENTS RUNS DRAIN_RATE OVERLOAD_S QUEUE_EVENTS; do
     is_count "${!v}" || die "$v must be a positive integer"
 done
-case "$MODE" in fanout | overload) ;; *) die "MODE must be fanout or overload" ;; esac
+case "$MODE" in fanout | overload | latency | webhooks) ;; *) die "MODE must be fanout, overload, latency or webhooks" ;; esac
 command -v python3 >/dev/null || die "python3 is needed"
 started_all="$(date +%s)"
 
@@ -288,6 +301,87 @@ for i in range(n):
         else:
             cells.append("")
     print(f"{t:>6}  {cells[0]:>12}  {cells[1]:>12}")
+PY
+}
+
+# ----------------------------------------------------------------- latency ---
+latency() {
+    local rate dir sock config
+    printf '\nend-to-end latency, one rfc5424/TCP sink, %s s per rate\n' "$LATENCY_S"
+    printf '%10s %10s %9s %9s %9s %9s %6s\n' "rate/s" "events" "p50 ms" "p90 ms" "p99 ms" "max ms" "lost"
+    for rate in $RATES; do
+        is_count "$rate" || die "RATES must be positive integers"
+        local n=$(( rate * LATENCY_S ))
+        dir="$tmp/latency-$rate"
+        mkdir -p "$dir"
+        sock="$dir/events.sock"
+        config="$dir/siem-relay.toml"
+        config_head "$dir" "$sock" >"$config"
+        start_receiver "$dir" syslog --tcp 127.0.0.1:0 --expect "$n"
+        printf '[sinks.syslog]\nformat = "rfc5424"\nurl = "tcp://%s"\nsd_fields = ["sent_ns"]\n' "$rx_addr" >>"$config"
+        start_daemon "$config" "$sock"
+        "$BENCH" generate --socket "$sock" --events "$n" --rate "$rate" --seed "$SEED" --drain-timeout-s 10 \
+            >"$dir/generate.json" 2>"$dir/generate.err" || die "feeder failed: $(cat "$dir/generate.err")"
+        until [ -s "$dir/syslog.json" ]; do sleep 0.02; done
+        stop "$relay_pid"
+        python3 - "$dir/syslog.json" "$rate" "$n" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+ms = lambda key: (r.get(key) or 0) / 1000
+n = int(sys.argv[3])
+print(f"{int(sys.argv[2]):>10,} {n:>10,} {ms('latency_p50_us'):>9.2f} {ms('latency_p90_us'):>9.2f} "
+      f"{ms('latency_p99_us'):>9.2f} {ms('latency_max_us'):>9.2f} {n - r.get('frames', 0):>6}")
+PY
+    done
+}
+
+# ---------------------------------------------------------------- webhooks ---
+webhooks() {
+    local kind dir sock config round
+    head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$tmp/hec.token"
+    log "generating $EVENTS events (seed $SEED)"
+    "$BENCH" generate --output "$tmp/input.ndjson" --events "$EVENTS" --seed "$SEED" >/dev/null
+    : >"$tmp/webhooks.csv"
+    for round in $(seq 1 "$RUNS"); do
+        for kind in hec json; do
+            dir="$tmp/$round-$kind"
+            mkdir -p "$dir"
+            sock="$dir/events.sock"
+            config="$dir/siem-relay.toml"
+            config_head "$dir" "$sock" >"$config"
+            start_receiver "$dir" hook --http 127.0.0.1:0 --expect "$EVENTS"
+            if [ "$kind" = hec ]; then
+                printf '[sinks.hook]\nformat = "splunk_hec"\nurl = "http://%s/services/collector/event"\ntoken_file = "%s"\n' \
+                    "$rx_addr" "$tmp/hec.token" >>"$config"
+            else
+                printf '[sinks.hook]\nformat = "json"\nurl = "http://%s/hook"\n' "$rx_addr" >>"$config"
+            fi
+            start_daemon "$config" "$sock"
+            "$BENCH" generate --input "$tmp/input.ndjson" --socket "$sock" --drain-timeout-s 120 \
+                >"$dir/generate.json" 2>"$dir/generate.err" || die "feeder failed: $(cat "$dir/generate.err")"
+            until [ -s "$dir/hook.json" ]; do sleep 0.02; done
+            local started last frames requests
+            started="$(jget "$dir/generate.json" started_at)"
+            last="$(jget "$dir/hook.json" last_frame_at)"
+            frames="$(jget "$dir/hook.json" frames)"
+            requests="$(jget "$dir/hook.json" requests)"
+            stop "$relay_pid"
+            printf '%s,%s,%s,%s,%s,%s\n' "$round" "$kind" "$frames" "${requests:-0}" "$started" "$last" >>"$tmp/webhooks.csv"
+            log "round $round, $kind: $frames events in ${requests:-?} requests"
+        done
+    done
+    printf '\nwebhooks, %s events at full speed, median (min-max) over %s round(s)\n' "$EVENTS" "$RUNS"
+    python3 - "$tmp/webhooks.csv" <<'PY'
+import csv, statistics, sys
+rows = {}
+for r, kind, frames, requests, started, last in csv.reader(open(sys.argv[1])):
+    seconds = (int(last) - int(started)) / 1e9
+    rows.setdefault(kind, []).append((int(frames) / seconds, int(requests) / seconds, int(frames) / max(int(requests), 1)))
+def cell(values):
+    return f"{statistics.median(values):,.0f} ({min(values):,.0f}-{max(values):,.0f})"
+print(f"{'sink':<6} {'events/s':>28} {'requests/s':>28} {'events/request':>15}")
+for kind, runs in rows.items():
+    print(f"{kind:<6} {cell([r[0] for r in runs]):>28} {cell([r[1] for r in runs]):>28} {statistics.median(r[2] for r in runs):>15.1f}")
 PY
 }
 

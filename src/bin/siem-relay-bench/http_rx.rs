@@ -68,6 +68,7 @@ async fn handle(request: Request<hyper::body::Incoming>, shared: &Shared) -> Res
         body
     };
     let now = realtime_ns();
+    shared.request();
     let mut batch = shared.batch(8);
     let result = split_body(&body, |event| batch.frame(now, event));
     shared.add(now, wire, &mut batch);

@@ -83,6 +83,8 @@ struct Tally {
     frames: u64,
     bytes: u64,
     connections: u64,
+    /// HTTP requests (each a delivery: one event, or a batch).
+    requests: u64,
     malformed: u64,
     truncated: u64,
     no_sent_ns: u64,
@@ -210,6 +212,11 @@ impl Shared {
         self.lock().connections += 1;
     }
 
+    /// Counts an HTTP request.
+    pub fn request(&self) {
+        self.lock().requests += 1;
+    }
+
     fn problem(&self, f: impl FnOnce(&mut Tally), reason: String) {
         let mut t = self.lock();
         f(&mut t);
@@ -311,6 +318,7 @@ fn summarize(shared: &Shared, complete: bool) -> serde_json::Value {
         "complete": complete,
         "bytes": t.bytes,
         "connections": t.connections,
+        "requests": t.requests,
         "malformed": t.malformed,
         "truncated": t.truncated,
         "no_sent_ns": t.no_sent_ns,
