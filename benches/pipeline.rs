@@ -25,9 +25,15 @@ use counting_alloc::allocations;
 #[path = "support/events.rs"]
 mod events;
 
-const EVENTS: usize = 200_000;
+/// Events per run (`BENCH_EVENTS` overrides, e.g. for a short run under callgrind).
+fn events_per_run() -> usize {
+    std::env::var("BENCH_EVENTS").ok().and_then(|n| n.parse().ok()).unwrap_or(200_000)
+}
 const WARM_UP: usize = 20_000;
-const RUNS: usize = 5;
+/// Runs (`BENCH_RUNS` overrides).
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS").ok().and_then(|n| n.parse().ok()).unwrap_or(5)
+}
 
 /// Counts RFC 6587 octet-counted frames (`LEN SP MSG`) arriving on one connection, without
 /// allocating.
@@ -100,35 +106,37 @@ fn main() {
     }
     let mut client = UnixStream::connect(&socket).expect("connect");
 
+    let (events_per_run, runs) = (events_per_run(), runs());
     let mut input = Vec::new();
-    for line in events::lines(EVENTS) {
+    for line in events::lines(events_per_run) {
         input.extend_from_slice(&line);
         input.push(b'\n');
     }
-    let average = input.len() / EVENTS;
+    let average = input.len() / events_per_run;
+    let warm_up = WARM_UP.min(events_per_run);
     let wait_for = |total: u64| {
         while frames.load(Ordering::Relaxed) < total {
             std::thread::sleep(Duration::from_micros(200));
         }
     };
     // Warm up: buffers, queues and connections reach their working size.
-    let warm_up_bytes = input.split(|&b| b == b'\n').take(WARM_UP).map(|l| l.len() + 1).sum::<usize>();
+    let warm_up_bytes = input.split(|&b| b == b'\n').take(warm_up).map(|l| l.len() + 1).sum::<usize>();
     client.write_all(&input[..warm_up_bytes]).expect("write");
-    wait_for(WARM_UP as u64);
+    wait_for(warm_up as u64);
 
-    println!("JSON -> RFC 5424 -> TCP (octet counting), in process, {EVENTS} events of about {average} bytes per run");
+    println!("JSON -> RFC 5424 -> TCP (octet counting), in process, {events_per_run} events of about {average} bytes per run");
     println!("{:>4} {:>12} {:>14}", "run", "events/s", "allocs/event");
     let (mut rates, mut counts) = (Vec::new(), Vec::new());
-    let mut expected = WARM_UP as u64;
-    for run in 1..=RUNS {
+    let mut expected = warm_up as u64;
+    for run in 1..=runs {
         let before = allocations();
         let start = Instant::now();
         client.write_all(&input).expect("write");
-        expected += EVENTS as u64;
+        expected += events_per_run as u64;
         wait_for(expected);
         let seconds = start.elapsed().as_secs_f64();
-        let per_event = (allocations() - before) as f64 / EVENTS as f64;
-        let rate = EVENTS as f64 / seconds;
+        let per_event = (allocations() - before) as f64 / events_per_run as f64;
+        let rate = events_per_run as f64 / seconds;
         println!("{run:>4} {rate:>12.0} {per_event:>14.2}");
         rates.push(rate);
         counts.push(per_event);

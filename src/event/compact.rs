@@ -85,6 +85,14 @@ pub enum Rejection {
     NotAnObject,
 }
 
+/// What the reader found wrong and where (a byte offset): small, so that every step of the
+/// reader returns it in registers; the message is made only once, for the caller.
+#[derive(Debug, Clone, Copy)]
+struct Fault {
+    what: &'static str,
+    at: usize,
+}
+
 /// Checks `input` and appends its compact form to `out`, and its top-level members to
 /// `members`. `out` and `members` may hold data from earlier use; only what is appended counts,
 /// and spans are offsets into `out` as a whole.
@@ -93,10 +101,16 @@ pub fn compact(input: &str, out: &mut String, members: &mut Vec<Member>) -> Resu
     let mut reader = Reader { input, bytes: input.as_bytes(), at: 0, out, members, base, removed: 0, copied_to: 0 };
     reader.skip_white_space();
     let is_object = reader.peek() == Some(b'{');
-    reader.value(0, Some(ROOT))?;
-    reader.skip_white_space();
-    if reader.at != reader.bytes.len() {
-        return Err(reader.error("trailing characters"));
+    let read = reader.value(0, Some(ROOT)).and_then(|_| {
+        reader.skip_white_space();
+        if reader.at == reader.bytes.len() {
+            Ok(())
+        } else {
+            Err(reader.error("trailing characters"))
+        }
+    });
+    if let Err(Fault { what, at }) = read {
+        return Err(Rejection::Invalid(format!("{what} at column {}", at + 1)));
     }
     reader.flush(reader.at);
     if is_object {
@@ -127,8 +141,8 @@ impl Reader<'_, '_> {
         self.bytes.get(self.at).copied()
     }
 
-    fn error(&self, what: &str) -> Rejection {
-        Rejection::Invalid(format!("{what} at column {}", self.at + 1))
+    fn error(&self, what: &'static str) -> Fault {
+        Fault { what, at: self.at }
     }
 
     /// Skips white space; most calls find none, so that case is inlined.
@@ -166,8 +180,8 @@ impl Reader<'_, '_> {
     /// One value at nesting `depth` (0 for the line itself); if it is an object, its members
     /// are indexed with parent `members_parent` (`None`: not indexed). Returns whether the value
     /// is a string that holds escapes.
-    fn value(&mut self, depth: usize, members_parent: Option<u32>) -> Result<bool, Rejection> {
-        let plain = |done: Result<(), Rejection>| done.map(|()| false);
+    fn value(&mut self, depth: usize, members_parent: Option<u32>) -> Result<bool, Fault> {
+        let plain = |done: Result<(), Fault>| done.map(|()| false);
         match self.peek() {
             Some(b'{') => plain(self.object(depth, members_parent)),
             Some(b'[') => plain(self.array(depth)),
@@ -181,14 +195,14 @@ impl Reader<'_, '_> {
         }
     }
 
-    fn nested(&self, depth: usize) -> Result<usize, Rejection> {
+    fn nested(&self, depth: usize) -> Result<usize, Fault> {
         if depth >= MAX_DEPTH {
             return Err(self.error("recursion limit exceeded"));
         }
         Ok(depth + 1)
     }
 
-    fn object(&mut self, depth: usize, parent: Option<u32>) -> Result<(), Rejection> {
+    fn object(&mut self, depth: usize, parent: Option<u32>) -> Result<(), Fault> {
         let inner = self.nested(depth)?;
         self.at += 1;
         self.skip_white_space();
@@ -245,7 +259,7 @@ impl Reader<'_, '_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<(), Rejection> {
+    fn array(&mut self, depth: usize) -> Result<(), Fault> {
         let inner = self.nested(depth)?;
         self.at += 1;
         self.skip_white_space();
@@ -274,7 +288,7 @@ impl Reader<'_, '_> {
 
     /// A string, copied as written (escapes kept), after checking every escape. Returns whether
     /// it holds escapes.
-    fn string(&mut self) -> Result<bool, Rejection> {
+    fn string(&mut self) -> Result<bool, Fault> {
         let mut escaped = false;
         self.at += 1;
         loop {
@@ -299,7 +313,7 @@ impl Reader<'_, '_> {
     }
 
     /// Checks the escape at `self.at` (a backslash) and moves past it.
-    fn escape(&mut self) -> Result<(), Rejection> {
+    fn escape(&mut self) -> Result<(), Fault> {
         self.at += 1;
         match self.peek() {
             Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {
@@ -328,7 +342,7 @@ impl Reader<'_, '_> {
         }
     }
 
-    fn hex4(&mut self) -> Result<u16, Rejection> {
+    fn hex4(&mut self) -> Result<u16, Fault> {
         let digits = self.bytes.get(self.at..self.at + 4).ok_or_else(|| self.error("EOF while parsing a string"))?;
         let mut unit = 0u16;
         for &digit in digits {
@@ -339,7 +353,7 @@ impl Reader<'_, '_> {
         Ok(unit)
     }
 
-    fn literal(&mut self, word: &'static str) -> Result<(), Rejection> {
+    fn literal(&mut self, word: &'static str) -> Result<(), Fault> {
         if self.bytes[self.at..].starts_with(word.as_bytes()) {
             self.at += word.len();
             Ok(())
@@ -349,7 +363,7 @@ impl Reader<'_, '_> {
     }
 
     /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, finite as an `f64`.
-    fn number(&mut self) -> Result<(), Rejection> {
+    fn number(&mut self) -> Result<(), Fault> {
         let start = self.at;
         if self.peek() == Some(b'-') {
             self.at += 1;
