@@ -37,27 +37,63 @@ impl Span {
 }
 
 /// [`Member::parent`] of the top-level object's members.
-pub const ROOT: u32 = u32::MAX;
+pub const ROOT: u32 = PARENT_BITS;
+/// Bits of [`Member::links`]: the parent index, and two flags.
+const PARENT_BITS: u32 = (1 << 30) - 1;
+/// The key holds escapes, so comparing it needs unescaping (rare).
+const ESCAPED_KEY: u32 = 1 << 30;
+/// The value is a string that holds escapes.
+const ESCAPED_VALUE: u32 = 1 << 31;
 
 /// One object member: its key as written between the quotes (escapes kept), and its value's
-/// JSON text.
+/// JSON text. 16 bytes: events hold one per member, so this is most of an event's index. The
+/// key's end is not stored: in compact text a value always follows its key as `"key":value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Member {
-    pub key: Span,
+    key_start: u32,
     pub value: Span,
-    /// The index of the member whose value is the object holding this one, or [`ROOT`].
-    pub parent: u32,
-    /// The key holds escapes, so comparing it needs unescaping (rare).
-    pub escaped_key: bool,
-    /// The value is a string that holds escapes.
-    pub escaped_value: bool,
+    /// The parent index ([`PARENT_BITS`]) and the escape flags.
+    links: u32,
 }
 
 impl Member {
+    /// A member whose key starts at `key_start` and whose value is at `value` (compact text
+    /// `"key":value`). `parent` is the index of the member whose value holds this one, or
+    /// [`ROOT`]; indexes stay below 2^30, since a line of at most 2^31 bytes cannot hold more
+    /// members.
+    pub fn new(key_start: usize, value: Span, parent: u32, escaped_key: bool) -> Member {
+        let links = (parent & PARENT_BITS) | if escaped_key { ESCAPED_KEY } else { 0 };
+        Member { key_start: key_start as u32, value, links }
+    }
+
+    /// The index of the member whose value is the object holding this one, or [`ROOT`].
+    pub fn parent(&self) -> u32 {
+        self.links & PARENT_BITS
+    }
+
+    /// The key as written between its quotes.
+    pub fn key(&self) -> Span {
+        Span { start: self.key_start, end: self.value.start.saturating_sub(2).max(self.key_start) }
+    }
+
+    fn escaped_key(&self) -> bool {
+        self.links & ESCAPED_KEY != 0
+    }
+
+    /// The key, unescaped.
+    pub fn unescaped_key<'a>(&self, json: &'a str) -> std::borrow::Cow<'a, str> {
+        let key = self.key().of(json);
+        if self.escaped_key() {
+            super::value::unescape(key)
+        } else {
+            std::borrow::Cow::Borrowed(key)
+        }
+    }
+
     /// This member's value in `json`, the text the member was read from.
     pub fn value_in(self, json: &str) -> FieldValue<'_> {
         let text = self.value.of(json);
-        if self.escaped_value {
+        if self.links & ESCAPED_VALUE != 0 {
             FieldValue::from_json(text)
         } else {
             FieldValue::from_plain_json(text)
@@ -68,10 +104,11 @@ impl Member {
     /// common case compares lengths, then bytes.
     #[inline]
     pub fn key_is(&self, json: &str, name: &str) -> bool {
-        if self.escaped_key {
-            return super::value::unescape(self.key.of(json)) == name;
+        if self.escaped_key() {
+            return super::value::unescape(self.key().of(json)) == name;
         }
-        let (start, end) = (self.key.start as usize, self.key.end as usize);
+        let key = self.key();
+        let (start, end) = (key.start as usize, key.end as usize);
         end.checked_sub(start) == Some(name.len()) && json.as_bytes().get(start..end) == Some(name.as_bytes())
     }
 }
@@ -216,7 +253,6 @@ impl Reader<'_, '_> {
             }
             let key_start = self.out_at() + 1;
             let escaped_key = self.string()?;
-            let key = Span::new(key_start, self.out_at() - 1);
             self.skip_white_space();
             if self.peek() != Some(b':') {
                 return Err(self.error("expected `:`"));
@@ -230,13 +266,14 @@ impl Reader<'_, '_> {
                     // it as their parent.
                     let index = self.members.len();
                     let placeholder = Span::new(value_start, value_start);
-                    let member = Member { key, value: placeholder, parent, escaped_key, escaped_value: false };
-                    self.members.push(member);
+                    self.members.push(Member::new(key_start, placeholder, parent, escaped_key));
                     let escaped_value = self.value(inner, Some(index as u32))?;
                     let value = Span::new(value_start, self.out_at());
                     if let Some(member) = self.members.get_mut(index) {
                         member.value = value;
-                        member.escaped_value = escaped_value;
+                        if escaped_value {
+                            member.links |= ESCAPED_VALUE;
+                        }
                     }
                 }
                 None => {
@@ -440,7 +477,7 @@ mod tests {
     fn run(input: &str) -> Result<(String, Vec<(String, String)>), Rejection> {
         let (mut out, mut members) = (String::new(), Vec::new());
         compact(input, &mut out, &mut members)?;
-        let pairs = members.iter().map(|m| (m.key.of(&out).to_owned(), m.value.of(&out).to_owned())).collect();
+        let pairs = members.iter().map(|m| (m.key().of(&out).to_owned(), m.value.of(&out).to_owned())).collect();
         Ok((out, pairs))
     }
 
@@ -543,7 +580,7 @@ mod tests {
     fn indexes_members_of_nested_objects_but_not_inside_arrays() {
         let (mut out, mut members) = (String::new(), Vec::new());
         compact(r#"{"a":{"b":{"c":1},"d":[{"e":2}]},"f":3}"#, &mut out, &mut members).expect("valid");
-        let found: Vec<(&str, u32)> = members.iter().map(|m| (m.key.of(&out), m.parent)).collect();
+        let found: Vec<(&str, u32)> = members.iter().map(|m| (m.key().of(&out), m.parent())).collect();
         assert_eq!(found, [("a", ROOT), ("b", 0), ("c", 1), ("d", 0), ("f", ROOT)]);
         assert_eq!(members[1].value.of(&out), r#"{"c":1}"#);
     }
