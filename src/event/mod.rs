@@ -29,6 +29,9 @@ pub struct Event {
     json: Box<str>,
     /// Every member of the object and of the objects nested in it through objects, in order.
     members: Box<[Member]>,
+    /// One bit per top-level key ([`key_bit`]): a lookup of a key whose bit is clear is a miss
+    /// without a scan. Encoders look up many fields most events do not have (CEF's mapping).
+    root_keys: u64,
     event_type: Text,
     id: Text,
     title: Option<Text>,
@@ -160,16 +163,24 @@ impl Event {
     /// Looks up a field by a dotted path such as `data.url`. A key that itself contains dots is
     /// found too, when it exists at the top level (`{"data.url": ...}`).
     pub fn field(&self, path: &str) -> Option<FieldValue<'_>> {
-        let found = self.member(ROOT, path).or_else(|| {
+        let found = self.root_member(path).or_else(|| {
             let dot = memchr::memchr(b'.', path.as_bytes())?;
             let (first, rest) = (path.get(..dot)?, path.get(dot + 1..)?);
-            let mut index = self.member(ROOT, first)?;
+            let mut index = self.root_member(first)?;
             for part in rest.split('.') {
                 index = self.member(index as u32, part)?;
             }
             Some(index)
         })?;
         Some(self.members.get(found)?.value_in(&self.json))
+    }
+
+    /// The index of the top-level member `name` (the last one, if the key is repeated).
+    fn root_member(&self, name: &str) -> Option<usize> {
+        if self.root_keys & key_bit(name) == 0 {
+            return None;
+        }
+        self.member(ROOT, name)
     }
 
     /// The index of the member `name` of the object that is the value of member `parent` (or
@@ -213,8 +224,11 @@ fn decode_into(
         _ => None,
     };
     let mut known: [Option<&Member>; 6] = [None; 6];
+    let mut root_keys = key_bit("id") | key_bit("timestamp");
     for member in members.iter().filter(|member| member.parent() == ROOT) {
-        let slot = slot_of(&member.unescaped_key(json));
+        let key = member.unescaped_key(json);
+        root_keys |= key_bit(&key);
+        let slot = slot_of(&key);
         if let Some(slot) = slot {
             known[slot] = Some(member);
         }
@@ -281,6 +295,7 @@ fn decode_into(
     Ok(Event {
         json: json.as_str().into(),
         members: members.as_slice().into(),
+        root_keys,
         event_type,
         id,
         title,
@@ -323,6 +338,12 @@ fn append_member(
     json.push('}');
     members.push(Member::new(key_start, value, ROOT, false));
     value
+}
+
+/// A key's bit in [`Event::root_keys`]: FNV-1a of the key, modulo 64.
+fn key_bit(key: &str) -> u64 {
+    let hash = key.bytes().fold(0x811c_9dc5_u32, |hash, byte| (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193));
+    1 << (hash % 64)
 }
 
 fn bad_field(field: &'static str, expected: impl Into<String>) -> DecodeError {
@@ -440,6 +461,14 @@ mod tests {
         assert_eq!(event.severity().level(), Level::High);
         assert_eq!(event.field("x").map(FieldValue::into_text).as_deref(), Some("2"));
         assert_eq!(event.to_value()["x"], 2, "as serde_json reads it");
+    }
+
+    #[test]
+    fn keys_written_with_escapes_are_found_by_their_text() {
+        let event = decode(r#"{"event":"x","s\u0072c":"10.0.0.1","d\u0061ta":{"\u0075rl":"/x"}}"#).expect("valid");
+        assert_eq!(event.field("src").and_then(|v| v.as_str().map(str::to_owned)).as_deref(), Some("10.0.0.1"));
+        assert_eq!(event.field("data.url").and_then(|v| v.as_str().map(str::to_owned)).as_deref(), Some("/x"));
+        assert_eq!(event.field("dst"), None);
     }
 
     #[test]
