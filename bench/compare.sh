@@ -96,13 +96,7 @@ started_all="$(date +%s)"
 
 # ------------------------------------------------------------------ tools ---
 command -v python3 >/dev/null || die "python3 is needed for the results table"
-if [ "$NO_BUILD" != 1 ]; then
-    log "building release binaries (siem-relay, siem-relay-bench)"
-    cargo build --release --bin siem-relay --bin siem-relay-bench
-fi
-RELAY_BIN="$repo/target/release/siem-relay"
-BENCH="$repo/target/release/siem-relay-bench"
-[ -x "$RELAY_BIN" ] && [ -x "$BENCH" ] || die "release binaries missing (run without --no-build)"
+build_binaries
 
 if wants socat && ! command -v socat >/dev/null; then
     log "installing socat"

@@ -63,13 +63,7 @@ case "$MODE" in fanout | overload | latency | webhooks) ;; *) die "MODE must be 
 command -v python3 >/dev/null || die "python3 is needed"
 started_all="$(date +%s)"
 
-if [ "$NO_BUILD" != 1 ]; then
-    log "building release binaries (siem-relay, siem-relay-bench)"
-    cargo build --release --bin siem-relay --bin siem-relay-bench
-fi
-RELAY_BIN="$repo/target/release/siem-relay"
-BENCH="$repo/target/release/siem-relay-bench"
-[ -x "$RELAY_BIN" ] && [ -x "$BENCH" ] || die "release binaries missing (run without NO_BUILD)"
+build_binaries
 
 bench_tmpdir
 log "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) (other work skews the figures)"

@@ -66,3 +66,14 @@ bench_cleanup() {
     done
     if [ "${KEEP:-0}" = 1 ]; then log "kept $tmp"; else rm -rf "$tmp"; fi
 }
+
+# Builds the release binaries unless NO_BUILD=1, and sets RELAY_BIN and BENCH.
+build_binaries() {
+    if [ "${NO_BUILD:-0}" != 1 ]; then
+        log "building release binaries (siem-relay, siem-relay-bench)"
+        cargo build --release --bin siem-relay --bin siem-relay-bench
+    fi
+    RELAY_BIN="$repo/target/release/siem-relay"
+    BENCH="$repo/target/release/siem-relay-bench"
+    [ -x "$RELAY_BIN" ] && [ -x "$BENCH" ] || die "release binaries missing (build without NO_BUILD=1)"
+}

@@ -280,18 +280,8 @@ impl Reader<'_, '_> {
                     self.value(inner, None)?;
                 }
             }
-            self.skip_white_space();
-            match self.peek() {
-                Some(b',') => {
-                    self.at += 1;
-                    self.skip_white_space();
-                }
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                Some(_) => return Err(self.error("expected `,` or `}`")),
-                None => return Err(self.error("EOF while parsing an object")),
+            if !self.more(b'}', "expected `,` or `}`", "EOF while parsing an object")? {
+                return Ok(());
             }
         }
     }
@@ -307,19 +297,28 @@ impl Reader<'_, '_> {
         loop {
             // Members of objects inside arrays cannot be named by a field path.
             self.value(inner, None)?;
-            self.skip_white_space();
-            match self.peek() {
-                Some(b',') => {
-                    self.at += 1;
-                    self.skip_white_space();
-                }
-                Some(b']') => {
-                    self.at += 1;
-                    return Ok(());
-                }
-                Some(_) => return Err(self.error("expected `,` or `]`")),
-                None => return Err(self.error("EOF while parsing a list")),
+            if !self.more(b']', "expected `,` or `]`", "EOF while parsing a list")? {
+                return Ok(());
             }
+        }
+    }
+
+    /// After a member or an element: a `,` means more follow (`true`), `close` ends the object
+    /// or array (`false`); anything else is an error.
+    fn more(&mut self, close: u8, expected: &'static str, eof: &'static str) -> Result<bool, Fault> {
+        self.skip_white_space();
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                self.skip_white_space();
+                Ok(true)
+            }
+            Some(byte) if byte == close => {
+                self.at += 1;
+                Ok(false)
+            }
+            Some(_) => Err(self.error(expected)),
+            None => Err(self.error(eof)),
         }
     }
 
