@@ -227,26 +227,27 @@ pub fn build_http(
         }
         (None, false) => {}
     }
-    let batching = match (batch, defaults.hec || defaults.array_batches) {
-        (Some(_), false) => {
+    // Splunk HEC always batches (these defaults); `json` batches when `batch` is set; no other
+    // format can.
+    let batch = match batch {
+        Some(_) if !(defaults.hec || defaults.array_batches) => {
             return Err(cx.error(key("batch"), "batching applies to format = \"splunk_hec\" and \"json\" only"))
         }
-        (None, _) if !defaults.hec => None,
-        (batch, true) => {
-            let BatchFile { max_events, max_bytes, max_linger_ms } =
-                batch.unwrap_or(BatchFile { max_events: None, max_bytes: None, max_linger_ms: None });
-            Some(Batching {
-                max_events: in_range("batch.max_events", max_events.unwrap_or(100) as u64, 1..=100_000)? as usize,
-                max_bytes: in_range("batch.max_bytes", max_bytes.unwrap_or(1 << 20) as u64, 1024..=64 << 20)? as usize,
-                max_linger: Duration::from_millis(in_range(
-                    "batch.max_linger_ms",
-                    max_linger_ms.unwrap_or(1000),
-                    0..=60_000,
-                )?),
-                json_array: defaults.array_batches,
-            })
-        }
-        (None, false) => None,
+        None if defaults.hec => Some(BatchFile { max_events: None, max_bytes: None, max_linger_ms: None }),
+        batch => batch,
+    };
+    let batching = match batch {
+        None => None,
+        Some(BatchFile { max_events, max_bytes, max_linger_ms }) => Some(Batching {
+            max_events: in_range("batch.max_events", max_events.unwrap_or(100) as u64, 1..=100_000)? as usize,
+            max_bytes: in_range("batch.max_bytes", max_bytes.unwrap_or(1 << 20) as u64, 1024..=64 << 20)? as usize,
+            max_linger: Duration::from_millis(in_range(
+                "batch.max_linger_ms",
+                max_linger_ms.unwrap_or(1000),
+                0..=60_000,
+            )?),
+            json_array: defaults.array_batches,
+        }),
     };
     let client = HttpClient::new(url, tls, egress, timeout, connect_timeout, concurrency)
         .map_err(|message| cx.error(key("url"), message))?;

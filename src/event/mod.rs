@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 
 use self::compact::{Member, Rejection, Span, ROOT};
-pub use self::value::{unescape, FieldValue, Number};
+pub use self::value::{FieldValue, Number};
 use crate::severity::Severity;
 use crate::timestamp::Timestamp;
 
@@ -281,7 +281,12 @@ fn decode_into(
     // What the agent left out is filled in as members appended to the object.
     let id = match id {
         Some(id) => id,
-        None => Text::InJson(append_member(json, members, "id", write_new_id)),
+        None => Text::InJson(append_member(json, members, "id", |json| {
+            // A UUID needs no escaping.
+            json.push('"');
+            write_new_id(json);
+            json.push('"');
+        })),
     };
     let timestamp = match timestamp {
         Some(timestamp) => timestamp,
@@ -353,12 +358,12 @@ fn bad_field(field: &'static str, expected: impl Into<String>) -> DecodeError {
 /// A random (version 4 layout) UUID. Uniqueness, not secrecy, is what ids need, so SipHash keyed
 /// once per process from the OS (via `RandomState`) over a counter is enough.
 pub fn new_id() -> String {
-    let mut quoted = String::with_capacity(38);
-    write_new_id(&mut quoted);
-    quoted.trim_matches('"').to_owned()
+    let mut id = String::with_capacity(36);
+    write_new_id(&mut id);
+    id
 }
 
-/// Appends a new id (see [`new_id`]) as a JSON string, quotes included.
+/// Appends a new id (see [`new_id`]).
 fn write_new_id(out: &mut String) {
     static KEYS: LazyLock<RandomState> = LazyLock::new(RandomState::new);
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -373,7 +378,7 @@ fn write_new_id(out: &mut String) {
     let low = (half(2) & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
     let _ = write!(
         out,
-        "\"{:08x}-{:04x}-{:04x}-{:04x}-{:012x}\"",
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
         high >> 32,
         (high >> 16) & 0xFFFF,
         high & 0xFFFF,
@@ -461,6 +466,10 @@ mod tests {
         assert_eq!(event.severity().level(), Level::High);
         assert_eq!(event.field("x").map(FieldValue::into_text).as_deref(), Some("2"));
         assert_eq!(event.to_value()["x"], 2, "as serde_json reads it");
+        let nested = decode(r#"{"event":"x","data":{"k":1,"k":2,"o":{"p":true}}}"#).expect("valid");
+        assert_eq!(nested.field("data.k").map(FieldValue::into_text).as_deref(), Some("2"));
+        assert_eq!(nested.field("data.o.p"), Some(FieldValue::Bool(true)));
+        assert_eq!(nested.field("data.k.deeper"), None);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //!
 //! A [`FieldValue`] borrows from the event: numbers, arrays and objects are their JSON text,
 //! strings are unescaped only when they hold escapes (rare), so looking a field up allocates
-//! nothing in the common case. The text was checked by [`super::compact`], so the scanners here
-//! only need to find boundaries; they still never panic on anything.
+//! nothing in the common case. Finding a field is the member index's job (see
+//! [`super::compact`]); this module only reads a value once found.
 
 use std::borrow::Cow;
 
@@ -69,10 +69,6 @@ impl<'a> FieldValue<'a> {
         }
     }
 
-    pub fn is_null(&self) -> bool {
-        matches!(self, FieldValue::Null)
-    }
-
     pub fn as_str(&self) -> Option<&str> {
         match self {
             FieldValue::String(text) => Some(text),
@@ -93,37 +89,16 @@ impl<'a> FieldValue<'a> {
             }
         }
     }
-
-    /// The member `key` of an object (the last one, if the key is repeated).
-    pub fn get(&self, key: &str) -> Option<FieldValue<'a>> {
-        let FieldValue::Object(json) = self else {
-            return None;
-        };
-        let mut found = None;
-        for (raw_key, value) in ObjectMembers::new(json) {
-            if key_matches(raw_key, key) {
-                found = Some(value);
-            }
-        }
-        found.map(FieldValue::from_json)
-    }
 }
 
+/// For tests that compare with `serde_json` values.
+#[cfg(test)]
 impl From<FieldValue<'_>> for serde_json::Value {
     fn from(value: FieldValue<'_>) -> Self {
         match value {
             FieldValue::String(text) => serde_json::Value::String(text.into_owned()),
             other => serde_json::from_str(&other.into_text()).unwrap_or(serde_json::Value::Null),
         }
-    }
-}
-
-/// Whether a key as written (escapes kept) is `wanted`.
-pub(super) fn key_matches(raw: &str, wanted: &str) -> bool {
-    if raw.contains('\\') {
-        unescape(raw) == wanted
-    } else {
-        raw == wanted
     }
 }
 
@@ -183,85 +158,6 @@ fn hex4(chars: &mut std::str::Chars<'_>) -> Option<u32> {
     Some(unit)
 }
 
-/// The members of a compact JSON object: (key as written between its quotes, value's JSON).
-pub(super) struct ObjectMembers<'a> {
-    json: &'a str,
-    at: usize,
-}
-
-impl<'a> ObjectMembers<'a> {
-    pub(super) fn new(json: &'a str) -> Self {
-        // Past the `{`.
-        ObjectMembers { json, at: 1 }
-    }
-}
-
-impl<'a> Iterator for ObjectMembers<'a> {
-    type Item = (&'a str, &'a str);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let bytes = self.json.as_bytes();
-        if bytes.get(self.at) != Some(&b'"') {
-            return None;
-        }
-        let key_end = skip_string(bytes, self.at);
-        let key = self.json.get(self.at + 1..key_end.saturating_sub(1))?;
-        // Past the `:`.
-        let value_start = key_end + 1;
-        let value_end = skip_value(bytes, value_start);
-        let value = self.json.get(value_start..value_end)?;
-        // Past the `,` (or onto the closing `}`, which ends the iteration).
-        self.at = value_end + 1;
-        Some((key, value))
-    }
-}
-
-/// The index just after the string that starts (with its quote) at `at`.
-fn skip_string(bytes: &[u8], at: usize) -> usize {
-    let mut i = at + 1;
-    while let Some(&b) = bytes.get(i) {
-        match b {
-            b'\\' => i += 2,
-            b'"' => return i + 1,
-            _ => i += 1,
-        }
-    }
-    bytes.len()
-}
-
-/// The index just after the compact JSON value that starts at `at`.
-fn skip_value(bytes: &[u8], at: usize) -> usize {
-    match bytes.get(at) {
-        Some(b'"') => skip_string(bytes, at),
-        Some(b'{' | b'[') => {
-            let mut depth = 0usize;
-            let mut i = at;
-            while let Some(&b) = bytes.get(i) {
-                match b {
-                    b'"' => {
-                        i = skip_string(bytes, i);
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return i + 1;
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            bytes.len()
-        }
-        _ => {
-            let rest = bytes.get(at..).unwrap_or_default();
-            at + rest.iter().position(|b| matches!(b, b',' | b'}' | b']')).unwrap_or(rest.len())
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,21 +171,17 @@ mod tests {
     }
 
     #[test]
-    fn reads_values_and_nested_members() {
-        let object =
-            FieldValue::from_json(r#"{"a":{"b":[1,{"c":"}"}],"d":"x\"y"},"e":-1.5,"f":null,"a\u0062":7,"e":2}"#);
-        let a = object.get("a").expect("a");
-        assert!(matches!(a.get("b"), Some(FieldValue::Array(r#"[1,{"c":"}"}]"#))));
-        assert_eq!(a.get("d"), Some(FieldValue::String(Cow::Borrowed("x\"y"))));
-        assert_eq!(
-            object.get("e").and_then(|v| if let FieldValue::Number(n) = v { n.as_i64() } else { None }),
-            Some(2)
-        );
-        assert_eq!(object.get("f"), Some(FieldValue::Null));
-        assert_eq!(object.get("ab").map(FieldValue::into_text).as_deref(), Some("7"), "escaped keys match");
-        assert_eq!(object.get("zz"), None);
+    fn reads_each_kind_of_value() {
+        assert!(matches!(FieldValue::from_json(r#"[1,{"c":"}"}]"#), FieldValue::Array(r#"[1,{"c":"}"}]"#)));
+        assert!(matches!(FieldValue::from_json(r#"{"a":1}"#), FieldValue::Object(r#"{"a":1}"#)));
+        assert_eq!(FieldValue::from_json(r#""x\"y""#), FieldValue::String(Cow::Owned("x\"y".into())));
+        assert_eq!(FieldValue::from_plain_json(r#""xy""#), FieldValue::String(Cow::Borrowed("xy")));
+        assert_eq!(FieldValue::from_json("-1.5").into_text(), "-1.5");
+        assert_eq!(FieldValue::from_json("null"), FieldValue::Null);
         assert_eq!(FieldValue::from_json("true").into_text(), "true");
-        assert_eq!(serde_json::Value::from(a), serde_json::json!({"b":[1,{"c":"}"}],"d":"x\"y"}));
+        assert_eq!(FieldValue::from_json("false"), FieldValue::Bool(false));
+        let object = FieldValue::from_json(r#"{"b":[1,{"c":"}"}],"d":"x\"y"}"#);
+        assert_eq!(serde_json::Value::from(object), serde_json::json!({"b":[1,{"c":"}"}],"d":"x\"y"}));
     }
 
     #[test]
