@@ -43,10 +43,11 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::Value;
+
+use super::provision::VenvScript;
 
 /// The parsers the script runs by default, in the order it reports them for each line.
 pub const PARSERS: [&str; 2] = ["cefp", "lognorm"];
@@ -156,49 +157,14 @@ impl ParsedCef {
     }
 }
 
-// ------------------------------------------------------------------------- paths ---
+/// `tests/interop/cef_parse.py`, with the interop venv's interpreter (`SIEM_RELAY_CEF_PYTHON` overrides it).
+const SCRIPT: VenvScript =
+    VenvScript { script: "tests/interop/cef_parse.py", python_override: "SIEM_RELAY_CEF_PYTHON" };
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// `tests/interop/cef_parse.py`.
-pub fn script_path() -> PathBuf {
-    repo_root().join("tests/interop/cef_parse.py")
-}
-
-/// The venv's interpreter, which has cefp (`SIEM_RELAY_CEF_PYTHON` overrides).
-pub fn python_path() -> PathBuf {
-    match std::env::var_os("SIEM_RELAY_CEF_PYTHON") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => repo_root().join("target/interop/cef-venv/bin/python"),
-    }
-}
-
-// ------------------------------------------------------------------ availability ---
-
-/// Why the parsers cannot run now (`None` when they can). Asks the script itself
-/// (`--check`), so it checks the venv's cefp and lognormalizer alike; takes ~0.1 s.
+/// Why it cannot run now (`None` when it can): the script's own `--check`, which checks
+/// cefp and lognormalizer alike.
 pub fn missing() -> Option<String> {
-    let python = python_path();
-    if !python.exists() {
-        return Some(format!("{} not found", python.display()));
-    }
-    if !repo_root().join("target/interop/cef-venv/.complete").exists()
-        && std::env::var_os("SIEM_RELAY_CEF_PYTHON").is_none()
-    {
-        return Some("target/interop/cef-venv is incomplete".to_string());
-    }
-    match Command::new(&python).arg(script_path()).arg("--check").stdin(Stdio::null()).output() {
-        Ok(out) if out.status.success() => None,
-        Ok(out) => Some(format!(
-            "{} --check failed ({}): {}",
-            script_path().display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Err(e) => Some(format!("cannot run {}: {e}", python.display())),
-    }
+    SCRIPT.missing()
 }
 
 /// Whether both independent parsers can run now (no provisioning is attempted).
@@ -235,8 +201,8 @@ pub fn parse_with(parsers: &[&str], lines: &[String], strip_syslog: bool) -> Res
     if lines.is_empty() {
         return Ok(Vec::new());
     }
-    let mut cmd = Command::new(python_path());
-    cmd.arg(script_path()).arg(format!("--parsers={}", parsers.join(",")));
+    let mut cmd = SCRIPT.command();
+    cmd.arg(format!("--parsers={}", parsers.join(",")));
     if !strip_syslog {
         cmd.arg("--no-strip");
     }
@@ -245,7 +211,7 @@ pub fn parse_with(parsers: &[&str], lines: &[String], strip_syslog: bool) -> Res
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run {} {}: {e}", python_path().display(), script_path().display()))?;
+        .map_err(|e| SCRIPT.cannot_run(e))?;
     let mut input = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
     for l in lines {
         input.push_str(l);

@@ -37,54 +37,20 @@
 #![allow(dead_code)]
 
 use std::io::Write as _;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use serde_json::{json, Value};
 
-// ------------------------------------------------------------------------- paths ---
+use super::provision::VenvScript;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+/// `tests/interop/verify_webhook.py`, with the interop venv's interpreter (`SIEM_RELAY_WEBHOOK_PYTHON` overrides it).
+const SCRIPT: VenvScript =
+    VenvScript { script: "tests/interop/verify_webhook.py", python_override: "SIEM_RELAY_WEBHOOK_PYTHON" };
 
-/// `tests/interop/verify_webhook.py`.
-pub fn script_path() -> PathBuf {
-    repo_root().join("tests/interop/verify_webhook.py")
-}
-
-/// The venv's interpreter, which has standardwebhooks (`SIEM_RELAY_WEBHOOK_PYTHON` overrides).
-pub fn python_path() -> PathBuf {
-    match std::env::var_os("SIEM_RELAY_WEBHOOK_PYTHON") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => repo_root().join("target/interop/cef-venv/bin/python"),
-    }
-}
-
-// ------------------------------------------------------------------ availability ---
-
-/// Why the verifier cannot run now (`None` when it can). Asks the script itself (`--check`,
-/// which imports standardwebhooks); takes ~0.1 s.
+/// Why it cannot run now (`None` when it can): the script's own `--check`, which checks
+/// standardwebhooks.
 pub fn missing() -> Option<String> {
-    let python = python_path();
-    if !python.exists() {
-        return Some(format!("{} not found", python.display()));
-    }
-    if !repo_root().join("target/interop/cef-venv/.complete").exists()
-        && std::env::var_os("SIEM_RELAY_WEBHOOK_PYTHON").is_none()
-    {
-        return Some("target/interop/cef-venv is incomplete".to_string());
-    }
-    match Command::new(&python).arg(script_path()).arg("--check").stdin(Stdio::null()).output() {
-        Ok(out) if out.status.success() => None,
-        Ok(out) => Some(format!(
-            "{} --check failed ({}): {}",
-            script_path().display(),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Err(e) => Some(format!("cannot run {}: {e}", python.display())),
-    }
+    SCRIPT.missing()
 }
 
 /// Whether the verifier can run now (no provisioning is attempted).
@@ -128,13 +94,13 @@ pub fn verify_with_header(
     if let Some(header) = hex_header {
         request["header"] = Value::from(header);
     }
-    let mut child = Command::new(python_path())
-        .arg(script_path())
+    let mut child = SCRIPT
+        .command()
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run {} {}: {e}", python_path().display(), script_path().display()))?;
+        .map_err(|e| SCRIPT.cannot_run(e))?;
     let input = request.to_string();
     let mut stdin = child.stdin.take().expect("piped stdin");
     // Written from a thread, like cef_parsers: never blocked by a full output pipe.
