@@ -125,10 +125,11 @@ fn render(command: &Command, value: &Value) -> String {
                         .iter()
                         .map(|s| {
                             let c = &s["counters"];
-                            let dropped = ["dropped_newest", "dropped_oldest", "dropped_shutdown"]
-                                .iter()
-                                .map(|k| c[k].as_u64().unwrap_or(0))
-                                .sum::<u64>();
+                            let dropped =
+                                ["dropped_newest", "dropped_oldest", "dropped_shutdown", "dropped_unsendable"]
+                                    .iter()
+                                    .map(|k| c[k].as_u64().unwrap_or(0))
+                                    .sum::<u64>();
                             vec![
                                 text(&s["name"]),
                                 text(&s["format"]),

@@ -115,6 +115,12 @@ impl Collector for MetricsSource {
         })?;
         sink_counter(
             &mut encoder,
+            "sink_messages_sanitized",
+            "Messages with control characters written as spaces (RFC 3164 content, CEF).",
+            &|s| get(&s.sanitized),
+        )?;
+        sink_counter(
+            &mut encoder,
             "sink_fields_invalid",
             "CEF fields left out for a value of the wrong type.",
             &|s| get(&s.invalid_fields),
@@ -135,6 +141,7 @@ impl Collector for MetricsSource {
                 ("queue_full_newest", get(&route.stats.dropped_newest)),
                 ("queue_full_oldest", get(&route.stats.dropped_oldest)),
                 ("shutdown", get(&route.stats.dropped_shutdown)),
+                ("unsendable", get(&route.stats.dropped_unsendable)),
             ] {
                 dropped.push(([("sink", route.name.as_str()), ("reason", reason)], value));
             }
@@ -143,7 +150,7 @@ impl Collector for MetricsSource {
         counter(
             &mut encoder,
             "sink_events_dropped",
-            "Events dropped, by reason (queue policy, shutdown deadline).",
+            "Events dropped, by reason (queue policy, shutdown deadline, refused by the transport).",
             &pairs,
         )?;
 

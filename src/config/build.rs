@@ -13,6 +13,7 @@ use super::file::{
     TokenFile,
 };
 use super::http::{build_http, HttpKeys};
+use super::limits::{check_holds_header, message_limit};
 use super::{Config, ConfigError, InputConfig, SinkConfig};
 use super::{ControlConfig, ControlTcp, QueueKind};
 use crate::control::auth::{group_id, own_uid, AccessPolicy, Role, Token};
@@ -421,17 +422,8 @@ fn build_sink(
     };
 
     let filter = build_filter(cx, &name, events, min_severity)?;
-    let max_bytes = match (max_message_bytes, &endpoint) {
-        (Some(n), _) if n < rfc5424::MIN_MESSAGE_BYTES => {
-            return Err(cx.error(
-                key("max_message_bytes"),
-                format!("expected at least {} (RFC 5426 section 3.2), found {n}", rfc5424::MIN_MESSAGE_BYTES),
-            ))
-        }
-        (Some(n), _) => Some(n),
-        (None, Endpoint::Udp(_)) => Some(super::file::defaults::UDP_MAX_MESSAGE_BYTES),
-        (None, _) => None,
-    };
+    let rfc3164_header = format == "rfc3164" || (format == "cef" && syslog_header.as_deref() == Some("rfc3164"));
+    let max_bytes = message_limit(cx, &name, max_message_bytes, &format, rfc3164_header, &endpoint)?;
     let format_name = format.clone();
     let format_keys = FormatKeys {
         format,
@@ -453,6 +445,7 @@ fn build_sink(
     };
     let format_defaults = format_defaults(&format_keys.format);
     let encoder = build_encoder(cx, &name, hostname, format_keys, max_bytes, &endpoint)?;
+    check_holds_header(cx, &name, max_bytes, max_message_bytes.is_some(), &encoder)?;
 
     let chat = matches!(format_name.as_str(), "slack" | "teams");
     let (limits, when_full, queue_kind) =

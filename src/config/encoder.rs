@@ -260,10 +260,12 @@ pub fn build_encoder(
             };
             let header_field = |field: &str, value: Option<String>, default: &str, max: usize| {
                 let value = value.unwrap_or_else(|| default.to_owned());
-                if value.is_empty() || value.len() > max || value.contains(['\r', '\n']) {
+                if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
                     return Err(cx.error(
                         key(field),
-                        format!("expected 1-{max} bytes on one line (CEF header limit), found {value:?}"),
+                        format!(
+                            "expected 1-{max} bytes without control characters (CEF header field), found {value:?}"
+                        ),
                     ));
                 }
                 Ok(value)

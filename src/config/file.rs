@@ -150,8 +150,8 @@ pub struct SinkFile {
     pub sd_fields: Vec<SdFieldValue>,
     /// What MSG carries: `title` (default) or `json` (the whole event).
     pub message: Option<String>,
-    /// Longest message in bytes; longer ones are truncated and counted. Default 2048 for udp,
-    /// no limit for the others.
+    /// Longest message in bytes; longer ones are fitted and counted (`limits.rs` has the rule:
+    /// 1024 behind an RFC 3164 header, else 2048 for udp, else no limit).
     pub max_message_bytes: Option<usize>,
     #[serde(default = "defaults::connect_timeout_ms")]
     pub connect_timeout_ms: u64,
@@ -375,8 +375,6 @@ pub mod defaults {
     pub const BACKOFF_MAX_MS: u64 = 30_000;
     pub const MAX_EVENTS: usize = 10_000;
     pub const MAX_BYTES: usize = 8 * 1024 * 1024;
-    /// RFC 5426 section 3.2: every receiver SHOULD take 2048-octet datagrams.
-    pub const UDP_MAX_MESSAGE_BYTES: usize = 2048;
 
     pub fn shutdown_timeout_ms() -> u64 {
         SHUTDOWN_TIMEOUT_MS

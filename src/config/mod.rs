@@ -8,6 +8,7 @@ mod encoder;
 mod error;
 pub mod file;
 mod http;
+mod limits;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -13,6 +13,7 @@ pub mod rfc5424;
 pub mod slack;
 pub mod syslog;
 pub mod teams;
+pub mod text;
 
 use crate::event::Event;
 
@@ -33,6 +34,8 @@ pub struct Encoded {
     pub truncated: bool,
     /// Fields left out because their value did not have the type their key requires.
     pub invalid_fields: u32,
+    /// Control characters were replaced where the format allows none (RFC 3164 content, CEF).
+    pub sanitized: bool,
 }
 
 /// A sink's encoder, chosen by its `format`.
@@ -58,6 +61,17 @@ impl Encoder {
             Encoder::Slack(_) => "slack",
             Encoder::Teams(_) => "teams",
             Encoder::SplunkHec(_) => "splunk_hec",
+        }
+    }
+
+    /// The least `max_message_bytes` that holds this encoder's longest header, for the formats
+    /// whose records a size limit fits by cutting text (`None` for the others).
+    pub fn min_message_bytes(&self) -> Option<usize> {
+        match self {
+            Encoder::Rfc5424(encoder) => Some(encoder.min_message_bytes()),
+            Encoder::Rfc3164(encoder) => Some(encoder.header.longest()),
+            Encoder::Cef(encoder) => Some(encoder.min_message_bytes()),
+            Encoder::Json(_) | Encoder::Slack(_) | Encoder::Teams(_) | Encoder::SplunkHec(_) => None,
         }
     }
 

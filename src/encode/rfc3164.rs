@@ -8,14 +8,17 @@
 //! * TAG is the configured `app_name`; RFC 3164 asks for alphanumerics only (4.1.3), but every
 //!   current receiver ends the TAG at `[` or `:`, so `-`, `_`, `.` and `/` are accepted too.
 //! * MSG: the title or the event JSON; the event type is not in the header, so `message =
-//!   "json"` is the way to carry every field.
+//!   "json"` is the way to carry every field. Section 4.1.3 allows printing characters only:
+//!   every control character (C0, DEL, C1; a tab or a line break too) is written as a space
+//!   and the message counted as `sanitized`.
 //! * The whole message is at most 1024 bytes (section 4.1) unless `max_message_bytes` says
-//!   otherwise; longer ones are cut on a character boundary and counted.
+//!   otherwise; longer ones have their content cut on a character boundary and are counted.
 
 use crate::event::Event;
 
 use super::rfc5424::HOSTNAME_MAX;
-use super::syslog::{char_boundary, message_text, push_header_field, write_pri};
+use super::syslog::{message_text, push_header_field, write_pri};
+use super::text::{char_boundary, no_escapes, push_text};
 use super::{Encoded, MessageSource};
 
 /// RFC 3164 section 4.1: "The total length of the packet MUST be 1024 bytes or less."
@@ -44,6 +47,12 @@ impl Rfc3164Header {
         }
     }
 
+    /// The longest header any event can give this sink: PRI, TIMESTAMP, the longest HOSTNAME
+    /// and the fixed TAG part. A size limit must leave room for it.
+    pub fn longest(&self) -> usize {
+        "<191>".len() + "Mmm dd hh:mm:ss ".len() + HOSTNAME_MAX + self.tag_and_pid.len()
+    }
+
     /// Writes the header including the `": "` that precedes the content.
     pub fn write(&self, event: &Event, out: &mut Vec<u8>) {
         write_pri(out, self.facility, event.severity().level());
@@ -69,14 +78,15 @@ impl Rfc3164 {
     pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Encoded {
         let start = out.len();
         self.header.write(event, out);
-        let msg_start = out.len();
-        out.extend_from_slice(message_text(event, self.message).as_bytes());
-        if out.len() - start <= self.max_bytes {
-            return Encoded::default();
+        let content_start = out.len();
+        let sanitized = push_text(out, message_text(event, self.message), no_escapes);
+        let mut outcome = Encoded { sanitized, ..Encoded::default() };
+        if out.len() - start > self.max_bytes {
+            let room = (start + self.max_bytes).saturating_sub(content_start);
+            out.truncate(content_start + char_boundary(&out[content_start..], room));
+            outcome.truncated = true;
         }
-        let keep = char_boundary(&out[msg_start..], (start + self.max_bytes).saturating_sub(msg_start));
-        out.truncate(msg_start + keep);
-        Encoded { truncated: true, invalid_fields: 0 }
+        outcome
     }
 }
 
@@ -101,11 +111,16 @@ mod tests {
     use crate::timestamp::Timestamp;
 
     fn encode(encoder: &Rfc3164, json: &str) -> (String, bool) {
+        let (out, outcome) = encoded(encoder, json);
+        (out, outcome.truncated)
+    }
+
+    fn encoded(encoder: &Rfc3164, json: &str) -> (String, Encoded) {
         let received = Timestamp::parse_rfc3339("2024-05-01T12:00:00Z").expect("valid");
         let event = Event::decode(json.as_bytes(), received).expect("valid");
         let mut out = Vec::new();
         let outcome = encoder.encode(&event, &mut out);
-        (String::from_utf8(out).expect("utf8"), outcome.truncated)
+        (String::from_utf8(out).expect("utf8"), outcome)
     }
 
     #[test]
@@ -127,6 +142,33 @@ mod tests {
         let (out, truncated) = encode(&encoder, &format!(r#"{{"event":"x","title":"{}"}}"#, "€".repeat(500)));
         assert!(truncated);
         assert!(out.len() <= 1024 && out.len() > 1020);
+    }
+
+    #[test]
+    fn content_holds_printing_characters_only() {
+        let encoder = Rfc3164::new(Rfc3164Header::new(1, "h", "t", 1), MessageSource::Title, None);
+        let (out, outcome) = encoded(
+            &encoder,
+            r#"{"event":"x","title":"a\u0000b\tc\r\nd\u007fe\u0085f","timestamp":"2024-05-02T01:02:03Z"}"#,
+        );
+        assert_eq!(out, "<14>May  2 01:02:03 h t[1]: a b c  d e f");
+        assert!(outcome.sanitized && !outcome.truncated);
+        let (_, outcome) = encoded(&encoder, r#"{"event":"x","title":"clean é"}"#);
+        assert!(!outcome.sanitized);
+    }
+
+    #[test]
+    fn the_longest_header_is_an_upper_bound() {
+        let header = Rfc3164Header::new(1, "h", "siem-relay", 4_294_967_295);
+        let encoder = Rfc3164::new(header.clone(), MessageSource::Title, None);
+        let host = "h".repeat(300);
+        let (out, _) = encode(
+            &encoder,
+            &format!(
+                r#"{{"event":"x","severity":"info","host":"{host}","title":"","timestamp":"2024-12-12T12:12:12Z"}}"#
+            ),
+        );
+        assert_eq!(out.len(), header.longest() - 1, "<14> is a byte shorter than <191>");
     }
 
     #[test]

@@ -18,7 +18,8 @@ use std::sync::Arc;
 
 use crate::event::{Event, FieldValue};
 
-use super::syslog::{char_boundary, message_text, push_header_field, write_pri};
+use super::syslog::{message_text, push_header_field, write_pri};
+use super::text::char_boundary;
 use super::{Encoded, MessageSource};
 
 const BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -65,6 +66,17 @@ impl Rfc5424Header {
         }
     }
 
+    /// The longest HEADER any event can give this sink: PRI, VERSION, the longest TIMESTAMP
+    /// (six fraction digits and an offset), HOSTNAME and MSGID at their maximum, and the fixed
+    /// APP-NAME and PROCID.
+    pub fn longest(&self) -> usize {
+        "<191>1 ".len()
+            + "2024-05-01T12:00:00.000000+00:00 ".len()
+            + HOSTNAME_MAX
+            + self.app_and_procid.len()
+            + MSGID_MAX
+    }
+
     /// Writes the HEADER, without a trailing space.
     pub fn write(&self, event: &Event, out: &mut Vec<u8>) {
         write_pri(out, self.facility, event.severity().level());
@@ -104,6 +116,14 @@ pub struct Rfc5424Settings<'a> {
     pub max_bytes: Option<usize>,
 }
 
+/// Where MSG went in a written message.
+struct MsgAt {
+    /// The end of STRUCTURED-DATA: MSG's space, BOM and text follow.
+    separator: usize,
+    /// The start of MSG's text, after any BOM.
+    text: usize,
+}
+
 /// Which structured data to write; the smaller forms are fall-backs for size limits.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum SdForm {
@@ -137,30 +157,36 @@ impl Rfc5424 {
         }
         for form in [SdForm::Full, SdForm::IdAndSeverity, SdForm::Nil] {
             out.truncate(start);
-            let msg_start = self.write(event, form, out);
-            if msg_start - start <= max || form == SdForm::Nil {
-                let keep = char_boundary(&out[msg_start..], (start + max).saturating_sub(msg_start));
-                out.truncate(msg_start + keep);
-                if out.len() - start > max {
-                    // Only an absurdly small limit gets here; config validation prevents it.
-                    out.truncate(start + max);
-                }
+            let msg = self.write(event, form, out);
+            if msg.separator - start <= max || form == SdForm::Nil {
+                let keep = char_boundary(&out[msg.text..], (start + max).saturating_sub(msg.text));
+                // Nothing of MSG fits: leave it out with its space (and BOM), as for no MSG.
+                out.truncate(if keep == 0 { msg.separator } else { msg.text + keep });
+                // Config validation keeps every limit above the longest HEADER plus NILVALUE.
+                debug_assert!(out.len() - start <= max, "limit {max} below the longest header");
                 break;
             }
         }
-        Encoded { truncated: true, invalid_fields: 0 }
+        Encoded { truncated: true, ..Encoded::default() }
     }
 
-    /// Writes the whole message and returns where the MSG text (after any BOM) starts.
-    fn write(&self, event: &Event, sd: SdForm, out: &mut Vec<u8>) -> usize {
+    /// The least `max_message_bytes` that every event fits in: the longest HEADER and the
+    /// NILVALUE structured data (MSG can always be cut).
+    pub fn min_message_bytes(&self) -> usize {
+        self.header.longest() + " -".len()
+    }
+
+    /// Writes the whole message and returns where MSG starts.
+    fn write(&self, event: &Event, sd: SdForm, out: &mut Vec<u8>) -> MsgAt {
         self.header.write(event, out);
         out.push(b' ');
         self.write_structured_data(event, sd, out);
 
         let text = message_text(event, self.message);
+        let separator = out.len();
         if text.is_empty() {
             // No MSG: no trailing space either.
-            return out.len();
+            return MsgAt { separator, text: separator };
         }
         out.push(b' ');
         // MSG-ANY for plain ASCII; MSG-UTF8, with its BOM, otherwise.
@@ -169,7 +195,7 @@ impl Rfc5424 {
         }
         let msg_start = out.len();
         out.extend_from_slice(text.as_bytes());
-        msg_start
+        MsgAt { separator, text: msg_start }
     }
 
     fn write_structured_data(&self, event: &Event, form: SdForm, out: &mut Vec<u8>) {

@@ -163,7 +163,7 @@ impl SlackSettings {
 
         // Serialising strings into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, &Message { text, blocks });
-        Encoded { truncated, invalid_fields: 0 }
+        Encoded { truncated, ..Encoded::default() }
     }
 }
 

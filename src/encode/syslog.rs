@@ -1,5 +1,4 @@
-//! Pieces shared by the syslog encoders: facilities, PRI, header-field character rules and
-//! truncation on character boundaries.
+//! Pieces shared by the syslog encoders: facilities, PRI and header-field character rules.
 
 use crate::event::Event;
 use crate::severity::Level;
@@ -78,19 +77,6 @@ pub fn message_text(event: &Event, source: MessageSource) -> &str {
     }
 }
 
-/// The largest length `<= max` at which `bytes[..len]` ends on a UTF-8 character boundary (for
-/// text that is not UTF-8, a boundary is any byte that is not a continuation byte).
-pub fn char_boundary(bytes: &[u8], max: usize) -> usize {
-    if max >= bytes.len() {
-        return bytes.len();
-    }
-    let mut cut = max;
-    while cut > 0 && bytes[cut] & 0xC0 == 0x80 {
-        cut -= 1;
-    }
-    cut
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,12 +103,5 @@ mod tests {
         write_pri(&mut out, 0, Level::Info);
         write_pri(&mut out, 23, Level::Info);
         assert_eq!(out, b"<130><6><190>");
-    }
-
-    #[test]
-    fn cuts_never_split_a_character() {
-        let text = "aé€😀".as_bytes();
-        let cuts: Vec<usize> = (0..=text.len()).map(|max| char_boundary(text, max)).collect();
-        assert_eq!(cuts, [0, 1, 1, 3, 3, 3, 6, 6, 6, 6, 10]);
     }
 }

@@ -34,7 +34,7 @@
 use serde::Serialize;
 
 use super::json::{card_facts, card_title, description_text, ELLIPSIS};
-use super::syslog::char_boundary;
+use super::text::char_boundary;
 use super::Encoded;
 use crate::event::Event;
 
@@ -253,7 +253,7 @@ impl TeamsSettings {
             }
             truncated = true;
         }
-        Encoded { truncated, invalid_fields: 0 }
+        Encoded { truncated, ..Encoded::default() }
     }
 }
 

@@ -41,8 +41,13 @@ pub struct SinkStats {
     pub dropped_oldest: AtomicU64,
     /// Events still queued or unconfirmed when the shutdown deadline passed.
     pub dropped_shutdown: AtomicU64,
+    /// Messages the transport refused for good (a datagram too long for the path): each one
+    /// dropped, logged and counted, never retried, so it cannot hold up the ones behind it.
+    pub dropped_unsendable: AtomicU64,
     /// Messages cut to a length limit (`max_message_bytes`, or a CEF field limit).
     pub truncated: AtomicU64,
+    /// Messages in which control characters were written as spaces (RFC 3164 content, CEF).
+    pub sanitized: AtomicU64,
     /// CEF fields left out of a record because their value had the wrong type.
     pub invalid_fields: AtomicU64,
     /// Events sent again after a connection broke (possible duplicates at the receiver).
@@ -63,7 +68,37 @@ pub struct SinkStats {
     last_error: std::sync::Mutex<Option<(String, String)>>,
 }
 
+/// What encoding a batch of events changed, summed so that the counters are updated once per
+/// batch, not once per event.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EncodeTally {
+    truncated: u64,
+    invalid_fields: u64,
+    sanitized: u64,
+}
+
+impl EncodeTally {
+    pub fn add(&mut self, outcome: crate::encode::Encoded) {
+        self.truncated += u64::from(outcome.truncated);
+        self.invalid_fields += u64::from(outcome.invalid_fields);
+        self.sanitized += u64::from(outcome.sanitized);
+    }
+}
+
 impl SinkStats {
+    /// Adds what encoding changed to `truncated`, `invalid_fields` and `sanitized`.
+    pub fn count_encoded(&self, tally: EncodeTally) {
+        for (counter, n) in [
+            (&self.truncated, tally.truncated),
+            (&self.invalid_fields, tally.invalid_fields),
+            (&self.sanitized, tally.sanitized),
+        ] {
+            if n > 0 {
+                Self::add(counter, n);
+            }
+        }
+    }
+
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }

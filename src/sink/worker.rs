@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::backoff::Backoff;
-use super::stats::SinkStats;
+use super::stats::{EncodeTally, SinkStats};
 use super::window::{Replay, ReplayWindow};
 use crate::config::SinkConfig;
 use crate::event::Event;
@@ -117,24 +117,17 @@ struct Batch {
 
 fn encode_batch(config: &SinkConfig, events: &[Arc<Event>], scratch: &mut Vec<u8>, stats: &SinkStats) -> Batch {
     let mut batch = Batch { bytes: Vec::with_capacity(events.len() * 256), ends: Vec::with_capacity(events.len()) };
-    let (mut truncated, mut invalid_fields) = (0, 0);
+    let mut tally = EncodeTally::default();
     for event in events {
         scratch.clear();
-        let outcome = config.encoder.encode(event, scratch);
-        truncated += u64::from(outcome.truncated);
-        invalid_fields += u64::from(outcome.invalid_fields);
+        tally.add(config.encoder.encode(event, scratch));
         match config.framing {
             Some(framing) => framing.frame(scratch, &mut batch.bytes),
             None => batch.bytes.extend_from_slice(scratch),
         }
         batch.ends.push(batch.bytes.len());
     }
-    if truncated > 0 {
-        SinkStats::add(&stats.truncated, truncated);
-    }
-    if invalid_fields > 0 {
-        SinkStats::add(&stats.invalid_fields, invalid_fields);
-    }
+    stats.count_encoded(tally);
     batch
 }
 
@@ -470,6 +463,18 @@ impl UdpDelivery {
                         self.sent_of_batch += 1;
                         break;
                     }
+                    Err(error) if is_permanent(&error) => {
+                        // This datagram can never be sent: retrying would hold up every later
+                        // one for ever (with `block`, the writers and every other sink too).
+                        SinkStats::add(&self.shared.stats.dropped_unsendable, 1);
+                        let bytes = end - start;
+                        self.shared
+                            .stats
+                            .set_last_error(format_args!("UDP send refused a {bytes}-byte datagram: {error}"));
+                        warn!(sink = %config.name, bytes, "UDP send refused the datagram for good ({error}); dropped it");
+                        self.sent_of_batch += 1;
+                        break;
+                    }
                     Err(error) => {
                         // Often an ICMP error for an earlier datagram: that one is lost (UDP is
                         // best effort); this one is sent again on a fresh socket.
@@ -482,6 +487,12 @@ impl UdpDelivery {
             start = end;
         }
     }
+}
+
+/// Whether a send error is about the datagram itself (too long for the socket or the path),
+/// so that sending it again can never succeed.
+fn is_permanent(error: &std::io::Error) -> bool {
+    error.raw_os_error() == Some(libc::EMSGSIZE)
 }
 
 struct LocalDelivery {

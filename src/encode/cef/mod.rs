@@ -5,28 +5,31 @@
 //! ```
 //! * Vendor, product and version come from the config and are validated and escaped once.
 //! * Device Event Class ID is the event type (at most 1023 bytes), Name its title or, without
-//!   one, its type (at most 512 bytes); both are cut on a character boundary and counted.
+//!   one (or with an empty one), its type (at most 512 bytes); both are cut on a character
+//!   boundary and counted.
 //! * Severity is the event's 0-10 score, or its band name (`Low`, `Medium`, `High`,
 //!   `Very-High`) with `cef_severity = "name"`.
 //! * Extension: `key=value` pairs from the sink's mapping table, each value checked against its
 //!   key's type in the dictionary. A value of the wrong type is left out of the record and
 //!   counted (`invalid_fields`); an over-long string is cut on a character boundary and counted
 //!   (`truncated`).
-//! * Escaping per `escape.rs`; no raw CR or LF can appear anywhere in a record.
-//! * Size: with `max_message_bytes`, whole extension pairs are dropped from the end until the
-//!   record fits.
+//! * Escaping per `escape.rs`; no raw control character (CR and LF included) can appear
+//!   anywhere in a record.
+//! * Size: with `max_message_bytes`, the record is fitted by [`fit`]: Name is shortened, then
+//!   whole extension pairs are dropped from the end, and all seven header fields always stay.
 
 pub mod dictionary;
 pub mod escape;
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv6Addr};
+use std::ops::Range;
 
 use self::dictionary::ValueType;
 use self::escape::{push_header, push_value};
 use super::rfc3164::Rfc3164Header;
 use super::rfc5424::Rfc5424Header;
-use super::syslog::char_boundary;
+use super::text::{char_boundary, escaped_boundary, first_unit};
 use super::Encoded;
 use crate::event::{Event, FieldValue};
 use crate::timestamp::Timestamp;
@@ -112,10 +115,26 @@ impl Cef {
         let CefSettings { version, vendor, product, device_version, severity, mapping, prefix, max_bytes } = settings;
         let mut header_start = format!("CEF:{version}|").into_bytes();
         for field in [vendor, product, device_version] {
-            push_header(&mut header_start, field);
+            let _ = push_header(&mut header_start, field);
             header_start.push(b'|');
         }
         Cef { prefix, header_start: header_start.into(), version, severity, mapping: mapping.into(), max_bytes }
+    }
+
+    /// The least `max_message_bytes` that every event fits in: the longest syslog header, the
+    /// static header fields, one character each of Device Event Class ID and Name (at most 4
+    /// bytes), the longest Severity, and the `|` separators.
+    pub fn min_message_bytes(&self) -> usize {
+        let prefix = match &self.prefix {
+            SyslogPrefix::None => 0,
+            SyslogPrefix::Rfc5424(header) => header.longest() + " - ".len(),
+            SyslogPrefix::Rfc3164(header) => header.longest(),
+        };
+        let severity = match self.severity {
+            SeverityForm::Number => "10".len(),
+            SeverityForm::Name => "Very-High".len(),
+        };
+        prefix + self.header_start.len() + 4 + "|".len() + 4 + "|".len() + severity + "|".len()
     }
 
     pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Encoded {
@@ -130,9 +149,11 @@ impl Cef {
             SyslogPrefix::Rfc3164(header) => header.write(event, out),
         }
         out.extend_from_slice(&self.header_start);
-        outcome.truncated |= push_header_cut(out, event.event_type(), CLASS_ID_MAX);
+        let class = push_header_cut(out, event.event_type(), CLASS_ID_MAX, &mut outcome);
         out.push(b'|');
-        outcome.truncated |= push_header_cut(out, event.title().unwrap_or(event.event_type()), NAME_MAX);
+        // An empty title would leave Name empty; the type names the event then too.
+        let name_text = event.title().filter(|title| !title.is_empty()).unwrap_or(event.event_type());
+        let name = push_header_cut(out, name_text, NAME_MAX, &mut outcome);
         out.push(b'|');
         let score = event.severity().score();
         match self.severity {
@@ -142,6 +163,7 @@ impl Cef {
             SeverityForm::Name => out.extend_from_slice(severity_name(score).as_bytes()),
         }
         out.push(b'|');
+        let layout = Layout { start, class, name, extension: out.len() };
 
         // Per-thread scratch space, so encoding allocates nothing once warm.
         thread_local! {
@@ -151,18 +173,22 @@ impl Cef {
             let mut scratch = scratch.borrow_mut();
             let (pair_ends, text) = &mut *scratch;
             pair_ends.clear();
-            self.encode_extension(event, start, out, pair_ends, text, &mut outcome);
+            self.encode_extension(event, out, pair_ends, text, &mut outcome);
+            if let Some(max) = self.max_bytes {
+                if out.len() - start > max {
+                    fit(out, &layout, pair_ends, max);
+                    outcome.truncated = true;
+                }
+            }
         });
         outcome
     }
 
-    /// Writes the extension pairs, then applies the size limit. `pair_ends` (empty) collects the
-    /// end offset of each written pair, so a size limit can drop whole pairs; `scratch` holds
-    /// one value at a time.
+    /// Writes the extension pairs; `pair_ends` (empty) collects the end offset of each, so a
+    /// size limit can drop whole pairs; `scratch` holds one value at a time.
     fn encode_extension(
         &self,
         event: &Event,
-        start: usize,
         out: &mut Vec<u8>,
         pair_ends: &mut Vec<usize>,
         scratch: &mut String,
@@ -183,34 +209,11 @@ impl Cef {
             }
             out.extend_from_slice(mapping.key.as_bytes());
             out.push(b'=');
-            push_value(out, scratch);
+            outcome.sanitized |= push_value(out, scratch);
             if let Some(label) = &mapping.label {
                 out.extend_from_slice(label);
             }
             pair_ends.push(out.len());
-        }
-
-        if let Some(max) = self.max_bytes {
-            if out.len() - start > max {
-                outcome.truncated = true;
-                while out.len() - start > max {
-                    pair_ends.pop();
-                    match pair_ends.last() {
-                        Some(&end) => out.truncate(end),
-                        None => break,
-                    }
-                }
-                if out.len() - start > max {
-                    // Even the header is too long (a very long title under a small limit):
-                    // cut it on a character boundary, never leaving half an escape.
-                    let keep = char_boundary(&out[start..], max);
-                    out.truncate(start + keep);
-                    let trailing = out.iter().rev().take_while(|&&b| b == b'\\').count();
-                    if trailing % 2 == 1 {
-                        out.pop();
-                    }
-                }
-            }
         }
     }
 
@@ -286,12 +289,69 @@ impl Cef {
     }
 }
 
-/// Writes an escaped header field cut to `max` bytes; returns whether it was cut.
-fn push_header_cut(out: &mut Vec<u8>, text: &str, max: usize) -> bool {
+/// Writes an escaped header field cut to `max` bytes (of the text, before escaping) and returns
+/// where it went; a cut or a replaced control character is noted in `outcome`.
+fn push_header_cut(out: &mut Vec<u8>, text: &str, max: usize, outcome: &mut Encoded) -> Range<usize> {
+    let start = out.len();
     let keep = char_boundary(text.as_bytes(), max);
     // `keep` is a character boundary, so the slice is valid UTF-8.
-    push_header(out, text.get(..keep).unwrap_or_default());
-    keep < text.len()
+    outcome.sanitized |= push_header(out, text.get(..keep).unwrap_or_default());
+    outcome.truncated |= keep < text.len();
+    start..out.len()
+}
+
+/// Where the parts of a written record are in the output: what a size limit may shorten.
+struct Layout {
+    /// Where the record (with its syslog header) starts.
+    start: usize,
+    /// Device Event Class ID, escaped.
+    class: Range<usize>,
+    /// Name, escaped.
+    name: Range<usize>,
+    /// Where the extension starts, after Severity's `|`.
+    extension: usize,
+}
+
+/// Name is cut to this many bytes before any extension pair is dropped: enough to tell what
+/// happened, while the pairs (addresses, users, ids) are what a SIEM correlates on.
+const NAME_KEEP: usize = 128;
+
+/// Shrinks the record at `out[layout.start..]` to `max` bytes, keeping what is most useful:
+/// first Name is cut down to [`NAME_KEEP`] bytes, then whole extension pairs are dropped from
+/// the end, then Name is cut down to its first character, and last the Device Event Class ID.
+/// Every header field and its `|` stay, and no cut splits a character or an escape. A limit of
+/// at least [`Cef::min_message_bytes`] always fits.
+fn fit(out: &mut Vec<u8>, layout: &Layout, pair_ends: &[usize], max: usize) {
+    let class = &out[layout.class.clone()];
+    let name = &out[layout.name.clone()];
+    let extension_len = |pairs: usize| pairs.checked_sub(1).map_or(0, |last| pair_ends[last] - layout.extension);
+    // Everything but the class id, Name and the extension: syslog header, static fields,
+    // separators and Severity.
+    let fixed = (layout.class.start - layout.start) + 1 + (layout.extension - layout.name.end);
+    let budget = max.saturating_sub(fixed);
+    let name_floor = escaped_boundary(name, NAME_KEEP);
+    let (class_keep, name_keep, pairs) =
+        match (0..=pair_ends.len()).rev().find(|&k| class.len() + name_floor + extension_len(k) <= budget) {
+            Some(pairs) => (class.len(), escaped_boundary(name, budget - class.len() - extension_len(pairs)), pairs),
+            None => {
+                let name_min = first_unit(name);
+                if class.len() + name_min <= budget {
+                    (class.len(), escaped_boundary(name, budget - class.len()).max(name_min), 0)
+                } else {
+                    let class_keep = escaped_boundary(class, budget.saturating_sub(name_min)).max(first_unit(class));
+                    (class_keep, name_min, 0)
+                }
+            }
+        };
+    let mut fitted = Vec::with_capacity(max);
+    fitted.extend_from_slice(&out[layout.start..layout.class.start]);
+    fitted.extend_from_slice(&class[..class_keep]);
+    fitted.push(b'|');
+    fitted.extend_from_slice(&name[..name_keep]);
+    fitted.extend_from_slice(&out[layout.name.end..layout.extension + extension_len(pairs)]);
+    out.truncate(layout.start);
+    out.extend_from_slice(&fitted);
+    debug_assert!(out.len() - layout.start <= max, "limit {max} below the least a record needs");
 }
 
 /// CEF's named severities.

@@ -218,8 +218,76 @@ fn a_size_limit_drops_whole_extension_pairs_from_the_end() {
 #[test]
 fn a_size_limit_below_the_header_never_leaves_half_an_escape() {
     let settings = CefSettings { max_bytes: Some(34), ..cef(&[]) };
-    let (out, _) = encode(settings, r#"{"event":"x","title":"ab\\\\\\\\cd"}"#);
-    // "CEF:0|Acme|Scanner|1.0|x|ab\\\\\\\\cd|0|" cut at 34 bytes would end inside `\\`.
-    assert!(out.len() <= 34);
-    assert_eq!(out.bytes().rev().take_while(|&b| b == b'\\').count() % 2, 0, "{out}");
+    let (out, outcome) = encode(settings, r#"{"event":"x","title":"ab\\\\\\\\cd"}"#);
+    // 34 bytes would end inside the second `\\` of Name: the cut keeps whole escapes and
+    // every header field.
+    assert_eq!(out, r"CEF:0|Acme|Scanner|1.0|x|ab\\\\|0|");
+    assert!(outcome.truncated);
+}
+
+#[test]
+fn a_size_limit_shortens_name_before_dropping_pairs_and_keeps_every_header_field() {
+    let settings = || CefSettings {
+        max_bytes: Some(300),
+        prefix: SyslogPrefix::Rfc5424(Rfc5424Header::new(10, "relay", "siem-relay", "42")),
+        ..cef(&[("externalId", "id"), ("src", "source_ip")])
+    };
+    let title = "é|".repeat(300);
+    let json = format!(r#"{{"event":"scan","id":"f-1","source_ip":"10.0.0.5","title":"{title}"}}"#);
+    let (out, outcome) = encode(settings(), &json);
+    assert!(outcome.truncated);
+    assert!(out.len() <= 300 && out.len() >= 298, "{} bytes: {out}", out.len());
+    let record = &out[out.find("CEF:").expect("a CEF record")..];
+    assert!(record.ends_with("|0|externalId=f-1 src=10.0.0.5"), "{record}");
+    let name = record.split("|scan|").nth(1).and_then(|rest| rest.strip_suffix("|0|externalId=f-1 src=10.0.0.5"));
+    let name = name.expect("Name between the class id and Severity");
+    assert!(name.starts_with(r"é\|é\|") && !name.ends_with('\\'), "{name}");
+
+    // A long extension: Name keeps its first 128 bytes, and the pairs at the end go.
+    let json =
+        format!(r#"{{"event":"scan","id":"{}","source_ip":"10.0.0.5","title":"{}"}}"#, "i".repeat(40), "t".repeat(300));
+    let settings = CefSettings { max_bytes: Some(210), ..cef(&[("externalId", "id"), ("src", "source_ip")]) };
+    let (out, _) = encode(settings, &json);
+    assert_eq!(out, format!("CEF:0|Acme|Scanner|1.0|scan|{}|0|externalId={}", "t".repeat(128), "i".repeat(40)));
+}
+
+#[test]
+fn the_least_limit_holds_a_record_from_any_event() {
+    for prefix in [
+        SyslogPrefix::None,
+        SyslogPrefix::Rfc5424(Rfc5424Header::new(23, "relay", "siem-relay", "4294967295")),
+        SyslogPrefix::Rfc3164(Rfc3164Header::new(23, "relay", "siem-relay", 4_294_967_295)),
+    ] {
+        for severity in [SeverityForm::Number, SeverityForm::Name] {
+            let least = Cef::new(CefSettings { prefix: prefix.clone(), severity, ..cef(&[]) }).min_message_bytes();
+            let settings =
+                CefSettings { prefix: prefix.clone(), severity, max_bytes: Some(least), ..cef(&[("msg", "d")]) };
+            let json = format!(
+                r#"{{"event":"😀{}","severity":"critical","host":"{}","title":"😀 long","d":"x","timestamp":"2024-12-31T23:59:59.999999+14:00"}}"#,
+                "t".repeat(2000),
+                "h".repeat(300)
+            );
+            let (out, _) = encode(settings, &json);
+            assert!(out.len() <= least, "{} > {least}: {out}", out.len());
+            let record = &out[out.find("CEF:").expect("a CEF record")..];
+            let severity_text = if severity == SeverityForm::Number { "10" } else { "Very-High" };
+            assert!(record.ends_with(&format!("|😀|😀|{severity_text}|")), "{record}");
+        }
+    }
+}
+
+#[test]
+fn control_characters_in_the_header_and_values_become_spaces_and_are_counted() {
+    let (out, outcome) =
+        encode(cef(&[("msg", "d")]), r#"{"event":"x","title":"nul\u0000 tab\t","d":"a\u0000b\tc\nd"}"#);
+    assert_eq!(out, r"CEF:0|Acme|Scanner|1.0|x|nul  tab |0|msg=a b c\nd");
+    assert!(outcome.sanitized);
+    let (_, outcome) = encode(cef(&[("msg", "d")]), r#"{"event":"x","title":"clean","d":"a\nb"}"#);
+    assert!(!outcome.sanitized, "escaped line breaks are not a change");
+}
+
+#[test]
+fn an_empty_title_names_the_event_by_its_type() {
+    let (out, _) = encode(cef(&[]), r#"{"event":"scan_done","title":""}"#);
+    assert_eq!(out, "CEF:0|Acme|Scanner|1.0|scan_done|scan_done|0|");
 }

@@ -30,7 +30,7 @@ use self::history::{Attempt, DeliveryHistory};
 use self::rate_limit::TokenBucket;
 use self::sign::SigningScheme;
 use super::backoff::Backoff;
-use super::stats::SinkStats;
+use super::stats::{EncodeTally, SinkStats};
 use crate::config::SinkConfig;
 use crate::event::Event;
 use crate::queue::{AckToken, SinkQueue};
@@ -283,7 +283,7 @@ impl Delivery {
     fn body(&self, events: &[Arc<Event>]) -> Bytes {
         let json_array = self.settings.batching.is_some_and(|batching| batching.json_array);
         let mut body = Vec::with_capacity(events.iter().map(|event| event.wire_size() + 128).sum());
-        let (mut truncated, mut invalid) = (0u64, 0u64);
+        let mut tally = EncodeTally::default();
         if json_array {
             body.push(b'[');
         }
@@ -291,15 +291,12 @@ impl Delivery {
             if json_array && n > 0 {
                 body.push(b',');
             }
-            let outcome = self.config.encoder.encode(event, &mut body);
-            truncated += u64::from(outcome.truncated);
-            invalid += u64::from(outcome.invalid_fields);
+            tally.add(self.config.encoder.encode(event, &mut body));
         }
         if json_array {
             body.push(b']');
         }
-        SinkStats::add(&self.stats.truncated, truncated);
-        SinkStats::add(&self.stats.invalid_fields, invalid);
+        self.stats.count_encoded(tally);
         if self.settings.gzip {
             use std::io::Write as _;
             let mut encoder =
