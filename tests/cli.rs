@@ -115,6 +115,36 @@ fn check_names_the_file_the_key_and_the_expectation_for_each_mistake() {
             format!("{sink}max_message_bytes = 100\n"),
             &["sinks.qradar.max_message_bytes", "at least 480"],
         ),
+        (
+            "udp limit over a datagram",
+            "[sinks.qradar]\nformat = \"rfc5424\"\nurl = \"udp://127.0.0.1:514\"\nmax_message_bytes = 100000\n".into(),
+            &["sinks.qradar.max_message_bytes", "at most 65507", "largest UDP datagram"],
+        ),
+        (
+            "rfc3164 over udp over 1024",
+            "[sinks.qradar]\nformat = \"rfc3164\"\nurl = \"udp://127.0.0.1:514\"\nmax_message_bytes = 2048\n".into(),
+            &["sinks.qradar.max_message_bytes", "at most 1024", "RFC 3164 section 4.1"],
+        ),
+        (
+            "cef limit below its header",
+            format!(
+                "{cef}max_message_bytes = 480\ndevice_vendor = \"{}\"\ndevice_product = \"{}\"\ndevice_version = \"{}\"\n",
+                "v".repeat(63),
+                "p".repeat(63),
+                "1".repeat(31)
+            ),
+            &["sinks.qradar.max_message_bytes", "expected at least 5", "longest header", "found 480"],
+        ),
+        (
+            "limit on a format that ignores it",
+            "[sinks.hook]\nformat = \"json\"\nurl = \"https://siem.example.net/hook\"\nmax_message_bytes = 4096\n".into(),
+            &["sinks.hook.max_message_bytes", "applies to format = rfc5424 or rfc3164 or cef or teams only"],
+        ),
+        (
+            "control character in a cef header field",
+            format!("{cef}device_product = \"a\\tb\"\n"),
+            &["sinks.qradar.device_product", "without control characters"],
+        ),
         ("bad socket mode", format!("[input]\nsocket_mode = \"rw-rw----\"\n{sink}"), &["input.socket_mode", "octal"]),
         (
             "sd on rfc3164",

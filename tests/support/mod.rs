@@ -11,6 +11,7 @@ pub mod http_receiver;
 pub mod listeners;
 pub mod provision;
 pub mod receivers;
+pub mod rfc3164_strict;
 pub mod rfc5424_strict;
 pub mod webhook_verifier;
 
