@@ -300,6 +300,27 @@ mod tests {
     const FINDING: &str = r#"{"event":"finding_added","id":"f-1","timestamp":"2024-05-01T10:00:00.1234567+02:00","severity":"high","title":"SQL injection","host":"web-1","data":{"cwe":"CWE-89"}}"#;
 
     #[test]
+    fn sd_severity_is_a_lower_case_name_or_the_score_as_sent() {
+        let settings = || Rfc5424Settings {
+            facility: 16,
+            hostname: "relay",
+            app_name: "siem-relay",
+            procid: "1",
+            sd_id: "siem@32473",
+            sd_fields: Vec::new(),
+            message: MessageSource::Title,
+            max_bytes: None,
+        };
+        for (sent, written) in [(r#""HIGH""#, "high"), (r#""Critical""#, "critical"), ("7", "7"), ("0", "0")] {
+            let mut out = Vec::new();
+            let _ = Rfc5424::new(settings())
+                .encode(&event(&format!(r#"{{"event":"x","id":"i","severity":{sent}}}"#)), &mut out);
+            let text = String::from_utf8(out).expect("utf8");
+            assert!(text.contains(&format!(r#"severity="{written}"]"#)), "{sent}: {text}");
+        }
+    }
+
+    #[test]
     fn writes_every_header_field_and_structured_data() {
         let (out, truncated) = encode(&encoder(&[("cwe", "data.cwe")], MessageSource::Title, None), FINDING);
         assert_eq!(
