@@ -6,6 +6,7 @@
 //! built, so encoding itself cannot fail; it can only truncate, which it reports.
 
 pub mod cef;
+pub mod fit;
 pub mod hec;
 pub mod json;
 pub mod rfc3164;

@@ -15,8 +15,8 @@
 //!   (`truncated`).
 //! * Escaping per `escape.rs`; no raw control character (CR and LF included) can appear
 //!   anywhere in a record.
-//! * Size: with `max_message_bytes`, the record is fitted by [`fit`]: Name is shortened, then
-//!   whole extension pairs are dropped from the end, and all seven header fields always stay.
+//! * Size: with `max_message_bytes`, the record is fitted (`encode/fit.rs`): Name is shortened,
+//!   then whole extension pairs are dropped from the end; all seven header fields always stay.
 
 pub mod dictionary;
 pub mod escape;
@@ -29,7 +29,8 @@ use self::dictionary::ValueType;
 use self::escape::{push_header, push_value};
 use super::rfc3164::Rfc3164Header;
 use super::rfc5424::Rfc5424Header;
-use super::text::{char_boundary, escaped_boundary, first_unit};
+use super::fit::{Field, Record};
+use super::text::char_boundary;
 use super::Encoded;
 use crate::event::{Event, FieldValue};
 use crate::timestamp::Timestamp;
@@ -316,42 +317,18 @@ struct Layout {
 /// happened, while the pairs (addresses, users, ids) are what a SIEM correlates on.
 const NAME_KEEP: usize = 128;
 
-/// Shrinks the record at `out[layout.start..]` to `max` bytes, keeping what is most useful:
-/// first Name is cut down to [`NAME_KEEP`] bytes, then whole extension pairs are dropped from
-/// the end, then Name is cut down to its first character, and last the Device Event Class ID.
-/// Every header field and its `|` stay, and no cut splits a character or an escape. A limit of
-/// at least [`Cef::min_message_bytes`] always fits.
+/// Fits the record into `max` bytes (see [`fit`](super::fit)): Name is cut to [`NAME_KEEP`]
+/// bytes, then whole extension pairs go from the end, then Name and last the Device Event Class
+/// ID (which SIEMs categorise by) are cut to their first character. A limit of at least
+/// [`Cef::min_message_bytes`] always fits.
 fn fit(out: &mut Vec<u8>, layout: &Layout, pair_ends: &[usize], max: usize) {
-    let class = &out[layout.class.clone()];
-    let name = &out[layout.name.clone()];
-    let extension_len = |pairs: usize| pairs.checked_sub(1).map_or(0, |last| pair_ends[last] - layout.extension);
-    // Everything but the class id, Name and the extension: syslog header, static fields,
-    // separators and Severity.
-    let fixed = (layout.class.start - layout.start) + 1 + (layout.extension - layout.name.end);
-    let budget = max.saturating_sub(fixed);
-    let name_floor = escaped_boundary(name, NAME_KEEP);
-    let (class_keep, name_keep, pairs) =
-        match (0..=pair_ends.len()).rev().find(|&k| class.len() + name_floor + extension_len(k) <= budget) {
-            Some(pairs) => (class.len(), escaped_boundary(name, budget - class.len() - extension_len(pairs)), pairs),
-            None => {
-                let name_min = first_unit(name);
-                if class.len() + name_min <= budget {
-                    (class.len(), escaped_boundary(name, budget - class.len()).max(name_min), 0)
-                } else {
-                    let class_keep = escaped_boundary(class, budget.saturating_sub(name_min)).max(first_unit(class));
-                    (class_keep, name_min, 0)
-                }
-            }
-        };
-    let mut fitted = Vec::with_capacity(max);
-    fitted.extend_from_slice(&out[layout.start..layout.class.start]);
-    fitted.extend_from_slice(&class[..class_keep]);
-    fitted.push(b'|');
-    fitted.extend_from_slice(&name[..name_keep]);
-    fitted.extend_from_slice(&out[layout.name.end..layout.extension + extension_len(pairs)]);
-    out.truncate(layout.start);
-    out.extend_from_slice(&fitted);
-    debug_assert!(out.len() - layout.start <= max, "limit {max} below the least a record needs");
+    let fields = [
+        Field { range: layout.class.clone(), keep: usize::MAX },
+        Field { range: layout.name.clone(), keep: NAME_KEEP },
+    ];
+    let record =
+        Record { start: layout.start, fields: &fields, importance: &[0, 1], pairs_start: layout.extension, pair_ends };
+    let _ = super::fit::fit(out, &record, max);
 }
 
 /// CEF's named severities.
