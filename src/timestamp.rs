@@ -30,6 +30,10 @@ pub struct Timestamp {
     unknown_local_offset: bool,
 }
 
+/// The Java `SimpleDateFormat` pattern of [`Timestamp::write_leef`], sent as LEEF's
+/// `devTimeFormat` (the form IBM's LEEF guide shows: `2017-10-18T11:26:03.060+0200`).
+pub const LEEF_DEVTIME_FORMAT: &str = "yyyy-MM-dd'T'HH:mm:ss.SSSZ";
+
 /// Why a timestamp could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("timestamp {0:?} is not an RFC 3339 date-time (e.g. 2024-05-01T12:00:00Z)")]
@@ -129,6 +133,28 @@ impl Timestamp {
             }
         }
         n
+    }
+
+    /// Writes LEEF's `devTime` in the form of [`LEEF_DEVTIME_FORMAT`]: the event's own wall
+    /// clock and offset, milliseconds (cut, never rounded) and a `+hhmm` zone (`+0000` for `Z`).
+    pub fn write_leef(&self, out: &mut Vec<u8>) {
+        let mut buf = [0u8; 32];
+        let plain = Timestamp { frac_digits: 0, offset_minutes: Some(0), unknown_local_offset: false, ..*self };
+        let n = plain.fill_rfc5424(&mut buf);
+        // `fill_rfc5424` wrote `yyyy-MM-ddTHH:mm:ss+00:00`: keep the date and time.
+        out.extend_from_slice(&buf[..n - "+00:00".len()]);
+        out.push(b'.');
+        let millis = self.nanos / 1_000_000;
+        out.extend_from_slice(&[
+            b'0' + (millis / 100) as u8,
+            b'0' + (millis / 10 % 10) as u8,
+            b'0' + (millis % 10) as u8,
+        ]);
+        let offset = self.offset_minutes.unwrap_or(0);
+        out.push(if offset < 0 || self.unknown_local_offset { b'-' } else { b'+' });
+        let abs = offset.unsigned_abs();
+        out.extend_from_slice(&digits2((abs / 60) as u8));
+        out.extend_from_slice(&digits2((abs % 60) as u8));
     }
 
     /// Writes the RFC 3164 `TIMESTAMP` (section 4.1.2): `Mmm dd hh:mm:ss`, the day padded with a
@@ -303,6 +329,18 @@ mod tests {
 
     fn rfc5424(text: &str) -> String {
         Timestamp::parse_rfc3339(text).expect("valid").to_string()
+    }
+
+    #[test]
+    fn leef_devtime_keeps_the_wall_clock_and_offset_with_milliseconds() {
+        let leef = |text: &str| {
+            let mut out = Vec::new();
+            Timestamp::parse_rfc3339(text).expect("valid").write_leef(&mut out);
+            String::from_utf8(out).expect("ascii")
+        };
+        assert_eq!(leef("2017-10-18T11:26:03.060789+02:00"), "2017-10-18T11:26:03.060+0200");
+        assert_eq!(leef("2024-05-01T12:00:00Z"), "2024-05-01T12:00:00.000+0000");
+        assert_eq!(leef("2024-05-01T12:00:00.9-05:30"), "2024-05-01T12:00:00.900-0530");
     }
 
     #[test]

@@ -48,13 +48,11 @@ pub fn fit(out: &mut Vec<u8>, record: &Record<'_>, max: usize) -> bool {
     let budget = max.saturating_sub(fixed);
 
     let keeps: Vec<usize> = (0..lens.len()).map(|i| escaped_boundary(field(i), record.fields[i].keep)).collect();
-    let (floors, pairs) = match (0..=record.pair_ends.len())
-        .rev()
-        .find(|&k| keeps.iter().sum::<usize>() + pairs_len(k) <= budget)
-    {
-        Some(pairs) => (keeps, pairs),
-        None => ((0..lens.len()).map(|i| first_unit(field(i))).collect(), 0),
-    };
+    let (floors, pairs) =
+        match (0..=record.pair_ends.len()).rev().find(|&k| keeps.iter().sum::<usize>() + pairs_len(k) <= budget) {
+            Some(pairs) => (keeps, pairs),
+            None => ((0..lens.len()).map(|i| first_unit(field(i))).collect(), 0),
+        };
     // Each field gets its floor, then what is left goes to the fields by importance.
     let mut room = budget.saturating_sub(floors.iter().sum::<usize>() + pairs_len(pairs));
     let mut allotted = floors.clone();
@@ -63,8 +61,7 @@ pub fn fit(out: &mut Vec<u8>, record: &Record<'_>, max: usize) -> bool {
         allotted[i] += extra;
         room -= extra;
     }
-    let kept: Vec<usize> =
-        (0..lens.len()).map(|i| escaped_boundary(field(i), allotted[i]).max(floors[i])).collect();
+    let kept: Vec<usize> = (0..lens.len()).map(|i| escaped_boundary(field(i), allotted[i]).max(floors[i])).collect();
 
     let mut fitted = Vec::with_capacity(max);
     let mut copied = record.start;

@@ -15,6 +15,7 @@ pub mod slack;
 pub mod syslog;
 pub mod teams;
 pub mod text;
+pub mod typed;
 
 use crate::event::Event;
 

@@ -1,9 +1,47 @@
-//! Pieces shared by the syslog encoders: facilities, PRI and header-field character rules.
+//! Pieces shared by the syslog encoders: facilities, PRI, header-field character rules and the
+//! syslog header in front of CEF and LEEF records.
 
 use crate::event::Event;
 use crate::severity::Level;
 
+use super::rfc3164::Rfc3164Header;
+use super::rfc5424::Rfc5424Header;
 use super::MessageSource;
+
+/// The syslog header a key-value record (CEF, LEEF) travels behind.
+#[derive(Debug, Clone)]
+pub enum SyslogPrefix {
+    /// The bare record.
+    None,
+    /// RFC 5424 HEADER, NILVALUE structured data, then the record as MSG (without a BOM:
+    /// receivers expect `CEF:` or `LEEF:` right after the header).
+    Rfc5424(Rfc5424Header),
+    /// RFC 3164 header, then the record as content.
+    Rfc3164(Rfc3164Header),
+}
+
+impl SyslogPrefix {
+    /// Writes the header and the separator the record follows.
+    pub fn write(&self, event: &Event, out: &mut Vec<u8>) {
+        match self {
+            SyslogPrefix::None => {}
+            SyslogPrefix::Rfc5424(header) => {
+                header.write(event, out);
+                out.extend_from_slice(b" - ");
+            }
+            SyslogPrefix::Rfc3164(header) => header.write(event, out),
+        }
+    }
+
+    /// The longest [`write`](Self::write) can be for any event.
+    pub fn longest(&self) -> usize {
+        match self {
+            SyslogPrefix::None => 0,
+            SyslogPrefix::Rfc5424(header) => header.longest() + " - ".len(),
+            SyslogPrefix::Rfc3164(header) => header.longest(),
+        }
+    }
+}
 
 /// RFC 5424 section 6.2.1, table 1 (RFC 3164 uses the same codes).
 pub const FACILITIES: [(&str, u8); 24] = [

@@ -1,28 +1,7 @@
 //! The CEF extension dictionary: which keys exist, what type each value has, and the longest
 //! value ArcSight accepts (from the "Implementing ArcSight CEF" standard's key tables).
 
-/// What kind of value a key takes; values that do not fit are left out of the record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueType {
-    /// Text of at most this many bytes (cut on a character boundary beyond).
-    Text(usize),
-    /// A 32-bit integer.
-    Integer,
-    /// A 64-bit integer.
-    Long,
-    /// A finite floating-point number.
-    Float,
-    /// A port number, 0-65535.
-    Port,
-    /// An IP address: IPv4 in CEF:0; IPv4 or IPv6 in CEF:1.
-    Address,
-    /// An IPv6 address (the `c6a*` keys).
-    Ipv6,
-    /// A MAC address, six hex octets.
-    Mac,
-    /// A point in time, written as milliseconds since the Unix epoch.
-    Time,
-}
+pub use crate::encode::typed::ValueType;
 
 use ValueType::*;
 

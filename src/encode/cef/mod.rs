@@ -22,18 +22,15 @@ pub mod dictionary;
 pub mod escape;
 
 use std::io::Write as _;
-use std::net::{IpAddr, Ipv6Addr};
 use std::ops::Range;
 
-use self::dictionary::ValueType;
 use self::escape::{push_header, push_value};
-use super::rfc3164::Rfc3164Header;
-use super::rfc5424::Rfc5424Header;
 use super::fit::{Field, Record};
+pub use super::syslog::SyslogPrefix;
 use super::text::char_boundary;
+use super::typed::{write_value, TimeForm, ValueType, WrongType};
 use super::Encoded;
-use crate::event::{Event, FieldValue};
-use crate::timestamp::Timestamp;
+use crate::event::Event;
 
 /// Header field limits from the CEF standard.
 pub const VENDOR_MAX: usize = 63;
@@ -49,18 +46,6 @@ pub enum SeverityForm {
     Number,
     /// `Low` (0-3), `Medium` (4-6), `High` (7-8), `Very-High` (9-10).
     Name,
-}
-
-/// The syslog header a record travels behind.
-#[derive(Debug, Clone)]
-pub enum SyslogPrefix {
-    /// The bare record.
-    None,
-    /// RFC 5424 HEADER, NILVALUE structured data, then the record as MSG (without a BOM:
-    /// CEF receivers expect `CEF:` right after the header).
-    Rfc5424(Rfc5424Header),
-    /// RFC 3164 header, then the record as content.
-    Rfc3164(Rfc3164Header),
 }
 
 /// One extension key and where its value comes from.
@@ -126,11 +111,7 @@ impl Cef {
     /// static header fields, one character each of Device Event Class ID and Name (at most 4
     /// bytes), the longest Severity, and the `|` separators.
     pub fn min_message_bytes(&self) -> usize {
-        let prefix = match &self.prefix {
-            SyslogPrefix::None => 0,
-            SyslogPrefix::Rfc5424(header) => header.longest() + " - ".len(),
-            SyslogPrefix::Rfc3164(header) => header.longest(),
-        };
+        let prefix = self.prefix.longest();
         let severity = match self.severity {
             SeverityForm::Number => "10".len(),
             SeverityForm::Name => "Very-High".len(),
@@ -141,14 +122,7 @@ impl Cef {
     pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Encoded {
         let start = out.len();
         let mut outcome = Encoded::default();
-        match &self.prefix {
-            SyslogPrefix::None => {}
-            SyslogPrefix::Rfc5424(header) => {
-                header.write(event, out);
-                out.extend_from_slice(b" - ");
-            }
-            SyslogPrefix::Rfc3164(header) => header.write(event, out),
-        }
+        self.prefix.write(event, out);
         out.extend_from_slice(&self.header_start);
         let class = push_header_cut(out, event.event_type(), CLASS_ID_MAX, &mut outcome);
         out.push(b'|');
@@ -200,7 +174,7 @@ impl Cef {
             match self.value(event, mapping, scratch) {
                 Ok(None) => continue,
                 Ok(Some(cut)) => outcome.truncated |= cut,
-                Err(()) => {
+                Err(WrongType) => {
                     outcome.invalid_fields += 1;
                     continue;
                 }
@@ -218,75 +192,9 @@ impl Cef {
         }
     }
 
-    /// The text of `mapping`'s value in `event`: `Ok(None)` when the field is absent or null,
-    /// `Ok(Some(truncated))` when written to `text`, `Err` when the value has the wrong type.
-    fn value(&self, event: &Event, mapping: &Mapping, text: &mut String) -> Result<Option<bool>, ()> {
-        use std::fmt::Write as _;
-        if mapping.value_type == ValueType::Time && &*mapping.path == "timestamp" {
-            let _ = write!(text, "{}", event.timestamp().unix_millis());
-            return Ok(Some(false));
-        }
-        let value = match event.field(&mapping.path) {
-            None | Some(FieldValue::Null) => return Ok(None),
-            Some(value) => value,
-        };
-        match mapping.value_type {
-            ValueType::Text(max) => {
-                let value = value.into_text();
-                let keep = char_boundary(value.as_bytes(), max);
-                // `keep` is a character boundary.
-                text.push_str(value.get(..keep).unwrap_or_default());
-                return Ok(Some(keep < value.len()));
-            }
-            ValueType::Integer => {
-                let n = integer(&value).filter(|n| i32::try_from(*n).is_ok()).ok_or(())?;
-                let _ = write!(text, "{n}");
-            }
-            ValueType::Long => {
-                let n = integer(&value).ok_or(())?;
-                let _ = write!(text, "{n}");
-            }
-            ValueType::Port => {
-                let n = integer(&value).and_then(|n| u16::try_from(n).ok()).ok_or(())?;
-                let _ = write!(text, "{n}");
-            }
-            ValueType::Float => {
-                let n = match value {
-                    FieldValue::Number(n) => n.as_f64(),
-                    FieldValue::String(s) => s.trim().parse::<f64>().ok(),
-                    _ => None,
-                }
-                .filter(|n| n.is_finite())
-                .ok_or(())?;
-                let _ = write!(text, "{n}");
-            }
-            ValueType::Address => {
-                let address = value.as_str().and_then(|s| s.parse::<IpAddr>().ok()).ok_or(())?;
-                if address.is_ipv6() && self.version == 0 {
-                    return Err(());
-                }
-                let _ = write!(text, "{address}");
-            }
-            ValueType::Ipv6 => {
-                let address = value.as_str().and_then(|s| s.parse::<Ipv6Addr>().ok()).ok_or(())?;
-                let _ = write!(text, "{address}");
-            }
-            ValueType::Mac => {
-                let mac = value.as_str().and_then(parse_mac).ok_or(())?;
-                let octets: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
-                text.push_str(&octets.join(":"));
-            }
-            ValueType::Time => {
-                let millis = match value {
-                    FieldValue::Number(n) => n.as_i64(),
-                    FieldValue::String(s) => Timestamp::parse_rfc3339(&s).ok().map(|t| t.unix_millis()),
-                    _ => None,
-                }
-                .ok_or(())?;
-                let _ = write!(text, "{millis}");
-            }
-        }
-        Ok(Some(false))
+    /// The text of `mapping`'s value in `event` (see [`write_value`]).
+    fn value(&self, event: &Event, mapping: &Mapping, text: &mut String) -> Result<Option<bool>, WrongType> {
+        write_value(event, &mapping.path, mapping.value_type, self.version == 1, TimeForm::UnixMillis, text)
     }
 }
 
@@ -339,28 +247,6 @@ pub fn severity_name(score: u8) -> &'static str {
         7..=8 => "High",
         _ => "Very-High",
     }
-}
-
-fn integer(value: &FieldValue<'_>) -> Option<i64> {
-    match value {
-        FieldValue::Number(n) => n.as_i64(),
-        FieldValue::String(s) => s.trim().parse::<i64>().ok(),
-        _ => None,
-    }
-}
-
-/// Six hex octets separated by `:` or `-`.
-fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = text.split([':', '-']);
-    for octet in &mut mac {
-        let part = parts.next()?;
-        if part.len() != 2 {
-            return None;
-        }
-        *octet = u8::from_str_radix(part, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
 }
 
 #[cfg(test)]

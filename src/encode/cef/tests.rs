@@ -4,6 +4,7 @@
 use super::*;
 use crate::encode::rfc3164::Rfc3164Header;
 use crate::encode::rfc5424::Rfc5424Header;
+use crate::timestamp::Timestamp;
 
 fn event(json: &str) -> Event {
     let received = Timestamp::parse_rfc3339("2024-05-01T12:00:00Z").expect("valid");
