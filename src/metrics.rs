@@ -116,13 +116,13 @@ impl Collector for MetricsSource {
         sink_counter(
             &mut encoder,
             "sink_messages_sanitized",
-            "Messages with control characters written as spaces (RFC 3164 content, CEF).",
+            "Messages with characters the format cannot carry written as spaces (RFC 3164, CEF, LEEF).",
             &|s| get(&s.sanitized),
         )?;
         sink_counter(
             &mut encoder,
             "sink_fields_invalid",
-            "CEF fields left out for a value of the wrong type.",
+            "CEF and LEEF fields left out for a value of the wrong type.",
             &|s| get(&s.invalid_fields),
         )?;
         sink_counter(&mut encoder, "sink_connect_failures", "Failed connection attempts.", &|s| {

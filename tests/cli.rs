@@ -57,7 +57,7 @@ fn check_names_the_file_the_key_and_the_expectation_for_each_mistake() {
         (
             "bad format",
             "[sinks.qradar]\nformat = \"xml\"\nurl = \"tcp://h:1\"\n".into(),
-            &["sinks.qradar.format", "expected \"rfc5424\", \"rfc3164\" or \"cef\"", "found \"xml\""],
+            &["sinks.qradar.format", "expected \"rfc5424\", \"rfc3164\", \"cef\" or \"leef\"", "found \"xml\""],
         ),
         (
             "bad when_full",
@@ -138,12 +138,37 @@ fn check_names_the_file_the_key_and_the_expectation_for_each_mistake() {
         (
             "limit on a format that ignores it",
             "[sinks.hook]\nformat = \"json\"\nurl = \"https://siem.example.net/hook\"\nmax_message_bytes = 4096\n".into(),
-            &["sinks.hook.max_message_bytes", "applies to format = rfc5424 or rfc3164 or cef or teams only"],
+            &["sinks.hook.max_message_bytes", "applies to format = rfc5424 or rfc3164 or cef or leef or teams only"],
         ),
         (
             "control character in a cef header field",
             format!("{cef}device_product = \"a\\tb\"\n"),
             &["sinks.qradar.device_product", "without control characters"],
+        ),
+        (
+            "bad leef_version",
+            "[sinks.q]\nformat = \"leef\"\nurl = \"tcp://127.0.0.1:514\"\nleef_version = \"3.0\"\n".into(),
+            &["sinks.q.leef_version", "\"2.0\" or \"1.0\""],
+        ),
+        (
+            "leef delimiter that breaks records",
+            "[sinks.q]\nformat = \"leef\"\nurl = \"tcp://127.0.0.1:514\"\nleef_delimiter = \"=\"\n".into(),
+            &["sinks.q.leef_delimiter", "cannot separate attributes"],
+        ),
+        (
+            "leef delimiter on 1.0",
+            "[sinks.q]\nformat = \"leef\"\nurl = \"tcp://127.0.0.1:514\"\nleef_version = \"1.0\"\nleef_delimiter = \"^\"\n".into(),
+            &["sinks.q.leef_delimiter", "LEEF 1.0 always uses tab"],
+        ),
+        (
+            "pipe in a leef header field",
+            "[sinks.q]\nformat = \"leef\"\nurl = \"tcp://127.0.0.1:514\"\ndevice_vendor = \"Ac|me\"\n".into(),
+            &["sinks.q.device_vendor", "no '|'"],
+        ),
+        (
+            "leef key on cef",
+            format!("{cef}leef_version = \"2.0\"\n"),
+            &["sinks.qradar.leef_version", "applies to format = leef only"],
         ),
         ("bad socket mode", format!("[input]\nsocket_mode = \"rw-rw----\"\n{sink}"), &["input.socket_mode", "octal"]),
         (
@@ -159,7 +184,7 @@ fn check_names_the_file_the_key_and_the_expectation_for_each_mistake() {
         (
             "cef key on rfc5424",
             format!("{sink}mapping = {{ src = \"ip\" }}\n"),
-            &["sinks.qradar.mapping", "applies to format = cef only"],
+            &["sinks.qradar.mapping", "applies to format = cef or leef only"],
         ),
         ("message on cef", format!("{cef}message = \"json\"\n"), &["sinks.qradar.message", "rfc5424 or rfc3164 only"]),
         ("bad cef_version", format!("{cef}cef_version = 2\n"), &["sinks.qradar.cef_version", "expected 0 or 1"]),

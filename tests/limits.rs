@@ -18,7 +18,7 @@ use crate::support::daemon::{get, TestDaemon};
 use crate::support::eventually;
 use crate::support::listeners::{StreamReceiver, UdpReceiver};
 use crate::support::rfc5424_strict::{self, Msg};
-use crate::support::{cef_strict, rfc3164_strict};
+use crate::support::{cef_strict, leef_strict, rfc3164_strict};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -28,6 +28,7 @@ enum Format {
     Rfc5424 { json: bool },
     Rfc3164 { json: bool },
     Cef { header: &'static str, named_severity: bool },
+    Leef { header: &'static str, version: &'static str },
 }
 
 impl Format {
@@ -45,12 +46,19 @@ impl Format {
                  device_vendor = \"Ac|me\\\\\"\nmapping = {{ msg = \"note\", cs1 = {{ field = \"data.n\", label = \"N=n\" }} }}\n",
                 if *named_severity { "name" } else { "number" }
             ),
+            Format::Leef { header, version } => format!(
+                "format = \"leef\"\nsyslog_header = \"{header}\"\nleef_version = \"{version}\"\n\
+                 mapping = {{ AcmeNote = \"note\", AcmeN = \"data.n\" }}\n"
+            ),
         }
     }
 
     /// Whether the record travels behind an RFC 3164 header.
     fn rfc3164(&self) -> bool {
-        matches!(self, Format::Rfc3164 { .. } | Format::Cef { header: "rfc3164", .. })
+        matches!(
+            self,
+            Format::Rfc3164 { .. } | Format::Cef { header: "rfc3164", .. } | Format::Leef { header: "rfc3164", .. }
+        )
     }
 }
 
@@ -60,6 +68,8 @@ fn formats() -> impl Strategy<Value = Format> {
         any::<bool>().prop_map(|json| Format::Rfc3164 { json }),
         (prop_oneof![Just("rfc5424"), Just("rfc3164"), Just("none")], any::<bool>())
             .prop_map(|(header, named_severity)| Format::Cef { header, named_severity }),
+        (prop_oneof![Just("rfc5424"), Just("rfc3164"), Just("none")], prop_oneof![Just("1.0"), Just("2.0")])
+            .prop_map(|(header, version)| Format::Leef { header, version }),
     ]
 }
 
@@ -131,26 +141,39 @@ fn check_record(format: &Format, record: &[u8], limit: Option<usize>) -> Result<
         }
     }
     let any_limit = limit.unwrap_or(usize::MAX);
-    let cef = match format {
+    // The key-value record of CEF and LEEF, without its syslog header.
+    let (header, record) = match format {
         Format::Rfc5424 { .. } => {
             return rfc5424_strict::parse(record).map(drop).map_err(|e| format!("{e}: {:?}", lossy()));
         }
         Format::Rfc3164 { .. } => {
             return rfc3164_strict::parse(record, any_limit).map(drop).map_err(|e| format!("{e}: {:?}", lossy()));
         }
-        Format::Cef { header: "rfc5424", .. } => {
+        Format::Cef { header, .. } | Format::Leef { header, .. } => (*header, record),
+    };
+    let record = match header {
+        "rfc5424" => {
             let message = rfc5424_strict::parse(record).map_err(|e| format!("{e}: {:?}", lossy()))?;
             match message.msg {
                 Some(Msg::Any(bytes)) => String::from_utf8(bytes.to_vec()).map_err(|e| e.to_string())?,
                 other => return Err(format!("expected the record as MSG-ANY, found {other:?}")),
             }
         }
-        Format::Cef { header: "rfc3164", .. } => {
-            rfc3164_strict::parse(record, any_limit).map_err(|e| format!("{e}: {:?}", lossy()))?.content.to_owned()
+        "rfc3164" => {
+            // LEEF's tab delimiter is the one control character kept behind an RFC 3164
+            // header: QRadar's LEEF guide specifies that combination.
+            let tabs = matches!(format, Format::Leef { .. });
+            rfc3164_strict::parse_with(record, any_limit, tabs)
+                .map_err(|e| format!("{e}: {:?}", lossy()))?
+                .content
+                .to_owned()
         }
-        Format::Cef { .. } => String::from_utf8(record.to_vec()).map_err(|e| e.to_string())?,
+        _ => String::from_utf8(record.to_vec()).map_err(|e| e.to_string())?,
     };
-    cef_strict::parse(&cef).map(drop).map_err(|e| format!("{e}: {cef:?}"))
+    match format {
+        Format::Leef { .. } => leef_strict::parse(&record).map(drop).map_err(|e| format!("{e}: {record:?}")),
+        _ => cef_strict::parse(&record).map(drop).map_err(|e| format!("{e}: {record:?}")),
+    }
 }
 
 /// The limit a sink runs with when none is configured, as the README states it.

@@ -12,6 +12,7 @@ mod control;
 mod disk_queue;
 mod encoding;
 mod interop;
+mod leef;
 mod limits;
 mod pipeline;
 mod reconnect;

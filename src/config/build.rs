@@ -365,6 +365,8 @@ fn build_sink(
         syslog_header,
         mapping,
         default_mapping,
+        leef_version,
+        leef_delimiter,
         egress_policy,
         timeout_ms,
         retry_count,
@@ -422,7 +424,8 @@ fn build_sink(
     };
 
     let filter = build_filter(cx, &name, events, min_severity)?;
-    let rfc3164_header = format == "rfc3164" || (format == "cef" && syslog_header.as_deref() == Some("rfc3164"));
+    let rfc3164_header = format == "rfc3164"
+        || (matches!(format.as_str(), "cef" | "leef") && syslog_header.as_deref() == Some("rfc3164"));
     let max_bytes = message_limit(cx, &name, max_message_bytes, &format, rfc3164_header, &endpoint)?;
     let format_name = format.clone();
     let format_keys = FormatKeys {
@@ -440,6 +443,8 @@ fn build_sink(
         syslog_header,
         mapping,
         default_mapping,
+        leef_version,
+        leef_delimiter,
         hec,
         fields,
     };

@@ -4,6 +4,7 @@
 use super::build::Context;
 use super::file::{FacilityValue, HecFile, MappingValue, SdFieldValue};
 use super::http::FormatDefaults;
+use super::leef::{build_leef, LeefKeys};
 use super::ConfigError;
 use crate::encode::cef::dictionary::{self, ValueType};
 use crate::encode::cef::{self, Cef, CefSettings, Mapping, SeverityForm, SyslogPrefix};
@@ -35,12 +36,14 @@ pub struct FormatKeys {
     pub syslog_header: Option<String>,
     pub mapping: Option<BTreeMap<String, MappingValue>>,
     pub default_mapping: Option<bool>,
+    pub leef_version: Option<String>,
+    pub leef_delimiter: Option<String>,
     pub hec: Option<HecFile>,
     pub fields: Option<Vec<SdFieldValue>>,
 }
 
 /// Formats and what they need: webhook-only formats cannot go over syslog transports.
-const SYSLOG_FORMATS: [&str; 3] = ["rfc5424", "rfc3164", "cef"];
+const SYSLOG_FORMATS: [&str; 4] = ["rfc5424", "rfc3164", "cef", "leef"];
 const WEBHOOK_FORMATS: [&str; 4] = ["json", "slack", "teams", "splunk_hec"];
 
 /// Delivery defaults that depend on the format.
@@ -119,6 +122,8 @@ pub fn build_encoder(
         syslog_header,
         mapping,
         default_mapping,
+        leef_version,
+        leef_delimiter,
         hec,
         fields,
     } = keys;
@@ -127,27 +132,29 @@ pub fn build_encoder(
     let known = SYSLOG_FORMATS.contains(&format.as_str()) || WEBHOOK_FORMATS.contains(&format.as_str());
     if !known || (!webhook && WEBHOOK_FORMATS.contains(&format.as_str())) {
         let expected = if webhook {
-            "\"json\", \"slack\", \"teams\", \"splunk_hec\", \"cef\", \"rfc5424\" or \"rfc3164\""
+            "\"json\", \"slack\", \"teams\", \"splunk_hec\", \"cef\", \"leef\", \"rfc5424\" or \"rfc3164\""
         } else {
-            "\"rfc5424\", \"rfc3164\" or \"cef\" (json, slack, teams and splunk_hec need an http:// or https:// url)"
+            "\"rfc5424\", \"rfc3164\", \"cef\" or \"leef\" (json, slack, teams and splunk_hec need an http:// or https:// url)"
         };
         return Err(cx.error(key("format"), format!("expected {expected}, found {format:?}")));
     }
     // Keys that only some formats read: set on another format, they would be silently ignored.
-    let applies: [(&str, bool, &[&str]); 13] = [
+    let applies: [(&str, bool, &[&str]); 15] = [
         ("hec", hec.is_some(), &["splunk_hec"]),
         ("fields", fields.is_some(), &["slack", "teams"]),
         ("sd_id", sd_id.is_some(), &["rfc5424"]),
         ("sd_fields", !sd_fields.is_empty(), &["rfc5424"]),
         ("message", message.is_some(), &["rfc5424", "rfc3164"]),
         ("cef_version", cef_version.is_some(), &["cef"]),
-        ("device_vendor", device_vendor.is_some(), &["cef"]),
-        ("device_product", device_product.is_some(), &["cef"]),
-        ("device_version", device_version.is_some(), &["cef"]),
+        ("device_vendor", device_vendor.is_some(), &["cef", "leef"]),
+        ("device_product", device_product.is_some(), &["cef", "leef"]),
+        ("device_version", device_version.is_some(), &["cef", "leef"]),
         ("cef_severity", cef_severity.is_some(), &["cef"]),
-        ("syslog_header", syslog_header.is_some(), &["cef"]),
-        ("mapping", mapping.is_some(), &["cef"]),
-        ("default_mapping", default_mapping.is_some(), &["cef"]),
+        ("syslog_header", syslog_header.is_some(), &["cef", "leef"]),
+        ("mapping", mapping.is_some(), &["cef", "leef"]),
+        ("default_mapping", default_mapping.is_some(), &["cef", "leef"]),
+        ("leef_version", leef_version.is_some(), &["leef"]),
+        ("leef_delimiter", leef_delimiter.is_some(), &["leef"]),
     ];
     for (name, set, formats) in applies {
         if set && !formats.contains(&format.as_str()) {
@@ -161,11 +168,11 @@ pub fn build_encoder(
     let app_name = app_name.unwrap_or_else(|| "siem-relay".to_owned());
     let pid = std::process::id();
     let header = match (format.as_str(), syslog_header.as_deref()) {
-        // Over HTTP a CEF record is the whole body: no syslog header unless asked for.
-        ("cef", None) if webhook => "none",
-        ("rfc5424", _) | ("cef", None | Some("rfc5424")) => "rfc5424",
-        ("rfc3164", _) | ("cef", Some("rfc3164")) => "rfc3164",
-        ("cef", Some("none")) => "none",
+        // Over HTTP a CEF or LEEF record is the whole body: no syslog header unless asked for.
+        ("cef" | "leef", None) if webhook => "none",
+        ("rfc5424", _) | ("cef" | "leef", None | Some("rfc5424")) => "rfc5424",
+        ("rfc3164", _) | ("cef" | "leef", Some("rfc3164")) => "rfc3164",
+        ("cef" | "leef", Some("none")) => "none",
         (_, Some(other)) => {
             return Err(cx.error(
                 key("syslog_header"),
@@ -197,6 +204,11 @@ pub fn build_encoder(
         Some(other) => return Err(cx.error(key("message"), format!("expected \"title\" or \"json\", found {other:?}"))),
     };
 
+    let prefix = || match header {
+        "rfc5424" => SyslogPrefix::Rfc5424(Rfc5424Header::new(facility, hostname, &app_name, &pid.to_string())),
+        "rfc3164" => SyslogPrefix::Rfc3164(Rfc3164Header::new(facility, hostname, &app_name, pid)),
+        _ => SyslogPrefix::None,
+    };
     Ok(match format.as_str() {
         "rfc5424" => {
             let sd_id = sd_id.unwrap_or_else(|| "siem@32473".to_owned());
@@ -238,12 +250,20 @@ pub fn build_encoder(
                 index,
             })
         }
-        _ => {
-            let prefix = match header {
-                "rfc5424" => SyslogPrefix::Rfc5424(Rfc5424Header::new(facility, hostname, &app_name, &pid.to_string())),
-                "rfc3164" => SyslogPrefix::Rfc3164(Rfc3164Header::new(facility, hostname, &app_name, pid)),
-                _ => SyslogPrefix::None,
+        "leef" => {
+            let keys = LeefKeys {
+                version: leef_version,
+                delimiter: leef_delimiter,
+                vendor: device_vendor,
+                product: device_product,
+                device_version,
+                mapping,
+                default_mapping,
             };
+            Encoder::Leef(build_leef(cx, sink, keys, prefix(), max_bytes)?)
+        }
+        _ => {
+            let prefix = prefix();
             let version = match cef_version {
                 None | Some(0) => 0,
                 Some(1) => 1,
@@ -348,7 +368,26 @@ fn build_sd_fields(cx: &Context<'_>, sink: &str, fields: Vec<SdFieldValue>) -> R
     Ok(built)
 }
 
-fn check_path(cx: &Context<'_>, key: &str, path: &str) -> Result<(), ConfigError> {
+/// A static header field of a key-value format (vendor, product, version): `default` when not
+/// set; 1-`max` bytes without control characters (they have no escape there).
+pub(super) fn header_field(
+    cx: &Context<'_>,
+    key: &str,
+    value: Option<String>,
+    default: &str,
+    max: usize,
+    what: &str,
+) -> Result<String, ConfigError> {
+    let value = value.unwrap_or_else(|| default.to_owned());
+    if value.is_empty() || value.len() > max || value.chars().any(char::is_control) {
+        return Err(
+            cx.error(key, format!("expected 1-{max} bytes without control characters ({what}), found {value:?}"))
+        );
+    }
+    Ok(value)
+}
+
+pub(super) fn check_path(cx: &Context<'_>, key: &str, path: &str) -> Result<(), ConfigError> {
     if path.is_empty() || path.split('.').any(str::is_empty) {
         return Err(cx.error(key, format!("expected a field path such as \"data.url\", found {path:?}")));
     }

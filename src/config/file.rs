@@ -164,20 +164,26 @@ pub struct SinkFile {
     pub tls: Option<TlsFile>,
     /// CEF: `0` (default) or `1` (allows IPv6 in address fields).
     pub cef_version: Option<i64>,
-    /// CEF: Device Vendor header field.
+    /// CEF and LEEF: Device Vendor header field.
     pub device_vendor: Option<String>,
-    /// CEF: Device Product header field.
+    /// CEF and LEEF: Device Product header field.
     pub device_product: Option<String>,
-    /// CEF: Device Version header field.
+    /// CEF and LEEF: Device Version header field.
     pub device_version: Option<String>,
     /// CEF: Severity as `number` (0-10, default) or `name` (Low, Medium, High, Very-High).
     pub cef_severity: Option<String>,
-    /// CEF: the syslog header in front of the record: `rfc5424` (default), `rfc3164`, `none`.
+    /// CEF and LEEF: the syslog header in front of the record: `rfc5424` (default), `rfc3164`,
+    /// `none`.
     pub syslog_header: Option<String>,
     /// CEF: extension key = event field path, or `{ field, label }` for keys with a label.
+    /// LEEF: attribute key = event field path.
     pub mapping: Option<BTreeMap<String, MappingValue>>,
-    /// CEF: start from the built-in mapping of common fields (default true).
+    /// CEF and LEEF: start from the built-in mapping of common fields (default true).
     pub default_mapping: Option<bool>,
+    /// LEEF: `"2.0"` (default) or `"1.0"`.
+    pub leef_version: Option<String>,
+    /// LEEF 2.0: the attribute delimiter, one character or its hex form (`x5E`); default tab.
+    pub leef_delimiter: Option<String>,
     /// Syslog and CEF sinks: apply the `[egress]` policy to this sink's connections too.
     pub egress_policy: Option<bool>,
     /// Webhooks: request timeout, 1000-30000 ms (default 5000).

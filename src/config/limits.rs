@@ -17,11 +17,11 @@ pub const UDP_MAX_IPV4: usize = 65_507;
 pub const UDP_MAX_IPV6: usize = 65_527;
 
 /// Formats whose output `max_message_bytes` bounds (Teams checks its own, larger, limit).
-const BOUNDED_FORMATS: [&str; 4] = ["rfc5424", "rfc3164", "cef", "teams"];
+const BOUNDED_FORMATS: [&str; 5] = ["rfc5424", "rfc3164", "cef", "leef", "teams"];
 
 /// The limit a sink runs with, before its encoder exists: the configured value checked against
 /// the transport, or the default. `rfc3164_header` says whether the record travels behind an
-/// RFC 3164 header (`format = "rfc3164"`, or CEF with `syslog_header = "rfc3164"`).
+/// RFC 3164 header (`format = "rfc3164"`, or CEF or LEEF with `syslog_header = "rfc3164"`).
 pub fn message_limit(
     cx: &Context<'_>,
     sink: &str,

@@ -1,5 +1,5 @@
 //! Configuration: the TOML file (`file.rs`), its validation into runtime settings (`build.rs`,
-//! with each sink's encoder in `encoder.rs`) and errors that point at the offending key
+//! with each sink's encoder in `encoder.rs`, LEEF's in `leef.rs`) and errors that point at the offending key
 //! (`error.rs`).
 
 mod build;
@@ -8,6 +8,7 @@ mod encoder;
 mod error;
 pub mod file;
 mod http;
+mod leef;
 mod limits;
 
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! Encoders: pure functions from an [`Event`] and a sink's settings to the bytes of one message.
 //!
-//! Syslog formats (`rfc5424`, `rfc3164`, `cef`) go over any transport; webhook bodies (`json`,
+//! Syslog formats (`rfc5424`, `rfc3164`, `cef`, `leef`) go over any transport; webhook bodies (`json`,
 //! `slack`, `teams`, `hec`) over HTTP only. Encoders know nothing of transports: framing (octet counting, LF, datagrams) is added by
 //! `transport::framing`. Everything static about a sink's output is validated when the config is
 //! built, so encoding itself cannot fail; it can only truncate, which it reports.
@@ -9,6 +9,7 @@ pub mod cef;
 pub mod fit;
 pub mod hec;
 pub mod json;
+pub mod leef;
 pub mod rfc3164;
 pub mod rfc5424;
 pub mod slack;
@@ -36,7 +37,7 @@ pub struct Encoded {
     pub truncated: bool,
     /// Fields left out because their value did not have the type their key requires.
     pub invalid_fields: u32,
-    /// Control characters were replaced where the format allows none (RFC 3164 content, CEF).
+    /// Characters the format cannot carry were written as spaces (RFC 3164 content, CEF, LEEF).
     pub sanitized: bool,
 }
 
@@ -46,6 +47,7 @@ pub enum Encoder {
     Rfc5424(rfc5424::Rfc5424),
     Rfc3164(rfc3164::Rfc3164),
     Cef(cef::Cef),
+    Leef(leef::Leef),
     Json(json::JsonSettings),
     Slack(slack::SlackSettings),
     Teams(teams::TeamsSettings),
@@ -59,6 +61,7 @@ impl Encoder {
             Encoder::Rfc5424(_) => "rfc5424",
             Encoder::Rfc3164(_) => "rfc3164",
             Encoder::Cef(_) => "cef",
+            Encoder::Leef(_) => "leef",
             Encoder::Json(_) => "json",
             Encoder::Slack(_) => "slack",
             Encoder::Teams(_) => "teams",
@@ -73,6 +76,7 @@ impl Encoder {
             Encoder::Rfc5424(encoder) => Some(encoder.min_message_bytes()),
             Encoder::Rfc3164(encoder) => Some(encoder.header.longest()),
             Encoder::Cef(encoder) => Some(encoder.min_message_bytes()),
+            Encoder::Leef(encoder) => Some(encoder.min_message_bytes()),
             Encoder::Json(_) | Encoder::Slack(_) | Encoder::Teams(_) | Encoder::SplunkHec(_) => None,
         }
     }
@@ -83,6 +87,7 @@ impl Encoder {
             Encoder::Rfc5424(encoder) => encoder.encode(event, out),
             Encoder::Rfc3164(encoder) => encoder.encode(event, out),
             Encoder::Cef(encoder) => encoder.encode(event, out),
+            Encoder::Leef(encoder) => encoder.encode(event, out),
             Encoder::Json(encoder) => encoder.encode(event, out),
             Encoder::Slack(encoder) => encoder.encode(event, out),
             Encoder::Teams(encoder) => encoder.encode(event, out),

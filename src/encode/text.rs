@@ -39,20 +39,25 @@ pub fn first_unit(escaped: &[u8]) -> usize {
     }
 }
 
-/// What to write for one byte of text: `Some(replacement)`, or `None` to copy it.
-pub type Escapes = fn(u8) -> Option<&'static [u8]>;
-
 /// No escapes: text is copied as it is, but for control characters.
 pub fn no_escapes(_: u8) -> Option<&'static [u8]> {
     None
 }
 
-/// Appends `text` with each byte that `escapes` maps written as its replacement and every other
+/// Appends `text` with each byte that `escapes` maps (`Some(replacement)`, or `None` to copy
+/// it) written as its replacement and every other
 /// control character (C0 0x00-0x1F, DEL, C1 U+0080-U+009F: Unicode's `Cc`) written as one
 /// space; runs in between are copied whole. Returns whether a control character was replaced
 /// (escapes are lossless and do not count).
-pub fn push_text(out: &mut Vec<u8>, text: &str, escapes: Escapes) -> bool {
+pub fn push_text(out: &mut Vec<u8>, text: &str, escapes: impl Fn(u8) -> Option<&'static [u8]>) -> bool {
     let bytes = text.as_bytes();
+    let special = |byte: u8| byte < 0x20 || byte == 0x7F || byte == 0xC2 || escapes(byte).is_some();
+    // Most text needs nothing: one pass without early exit (which the compiler vectorises)
+    // decides, and the text is copied whole.
+    if !bytes.iter().fold(false, |any, &byte| any | special(byte)) {
+        out.extend_from_slice(bytes);
+        return false;
+    }
     let mut copied = 0;
     let mut replaced = false;
     let mut at = 0;
@@ -83,7 +88,7 @@ pub fn push_text(out: &mut Vec<u8>, text: &str, escapes: Escapes) -> bool {
 mod tests {
     use super::*;
 
-    fn pushed(text: &str, escapes: Escapes) -> (String, bool) {
+    fn pushed(text: &str, escapes: fn(u8) -> Option<&'static [u8]>) -> (String, bool) {
         let mut out = Vec::new();
         let replaced = push_text(&mut out, text, escapes);
         (String::from_utf8(out).expect("utf8 in, utf8 out"), replaced)

@@ -46,9 +46,10 @@ pub struct SinkStats {
     pub dropped_unsendable: AtomicU64,
     /// Messages cut to a length limit (`max_message_bytes`, or a CEF field limit).
     pub truncated: AtomicU64,
-    /// Messages in which control characters were written as spaces (RFC 3164 content, CEF).
+    /// Messages in which characters the format cannot carry were written as spaces (control
+    /// characters in RFC 3164 content, CEF and LEEF; the delimiter and `|` in LEEF).
     pub sanitized: AtomicU64,
-    /// CEF fields left out of a record because their value had the wrong type.
+    /// CEF and LEEF fields left out of a record because their value had the wrong type.
     pub invalid_fields: AtomicU64,
     /// Events sent again after a connection broke (possible duplicates at the receiver).
     pub resent: AtomicU64,

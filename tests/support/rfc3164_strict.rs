@@ -19,6 +19,12 @@ const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Au
 
 /// Parses one message of at most `max` bytes (RFC 3164 4.1: 1024 for a packet).
 pub fn parse(bytes: &[u8], max: usize) -> Result<Message<'_>, String> {
+    parse_with(bytes, max, false)
+}
+
+/// Like [`parse`], with `tabs_in_content` allowing tab characters in CONTENT: the one
+/// deviation QRadar's LEEF guide asks for (tab-delimited LEEF behind an RFC 3164 header).
+pub fn parse_with(bytes: &[u8], max: usize, tabs_in_content: bool) -> Result<Message<'_>, String> {
     if bytes.len() > max {
         return Err(format!("{} bytes, more than {max}", bytes.len()));
     }
@@ -54,7 +60,7 @@ pub fn parse(bytes: &[u8], max: usize) -> Result<Message<'_>, String> {
     if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("bad PID {pid:?}"));
     }
-    if let Some(c) = rest.chars().find(|c| c.is_control()) {
+    if let Some(c) = rest.chars().find(|&c| c.is_control() && !(tabs_in_content && c == '\t')) {
         return Err(format!("control character {c:?} in CONTENT"));
     }
     Ok(Message { pri, timestamp, hostname, tag, pid, content: rest })
