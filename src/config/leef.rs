@@ -107,11 +107,8 @@ fn build_mapping(
     entries: BTreeMap<String, MappingValue>,
     defaults: bool,
 ) -> Result<Vec<Mapping>, ConfigError> {
-    let entry = |key: &str, path: &str| Mapping {
-        key: key.into(),
-        path: path.into(),
-        value_type: dictionary::lookup(key).unwrap_or(dictionary::CUSTOM_KEY),
-    };
+    let entry =
+        |key: &str, path: &str| Mapping::plain(key, path, dictionary::lookup(key).unwrap_or(dictionary::CUSTOM_KEY));
     let mut mapping: Vec<Mapping> =
         if defaults { DEFAULT_LEEF_MAPPING.iter().map(|(key, path)| entry(key, path)).collect() } else { Vec::new() };
     for (key, value) in entries {

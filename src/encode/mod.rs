@@ -10,6 +10,7 @@ pub mod fit;
 pub mod hec;
 pub mod json;
 pub mod leef;
+pub mod pairs;
 pub mod rfc3164;
 pub mod rfc5424;
 pub mod slack;

@@ -26,9 +26,10 @@ use std::ops::Range;
 
 use self::escape::{push_header, push_value};
 use super::fit::{Field, Record};
+use super::pairs::{write_pairs, PairStyle};
 pub use super::syslog::SyslogPrefix;
 use super::text::char_boundary;
-use super::typed::{write_value, TimeForm, ValueType, WrongType};
+use super::typed::{TimeForm, ValueType};
 use super::Encoded;
 use crate::event::Event;
 
@@ -48,26 +49,18 @@ pub enum SeverityForm {
     Name,
 }
 
-/// One extension key and where its value comes from.
-#[derive(Debug, Clone)]
-pub struct Mapping {
-    pub key: Box<str>,
-    /// Dotted path of the event field; `timestamp` is the event's own parsed timestamp.
-    pub path: Box<str>,
-    pub value_type: ValueType,
-    /// ` csNLabel=...`, rendered once, written after the value when there is one.
-    pub label: Option<Box<[u8]>>,
-}
+pub use super::pairs::Mapping;
 
 impl Mapping {
-    /// A mapping for `key`; `label` (for keys that have a label key) is escaped here, once.
+    /// A CEF mapping for `key`; `label` (for keys that have a label key) is escaped here, once,
+    /// and written after the value.
     pub fn new(key: &str, path: &str, value_type: ValueType, label: Option<(&str, &str)>) -> Self {
-        let label = label.map(|(label_key, text)| {
+        let suffix = label.map(|(label_key, text)| {
             let mut rendered = format!(" {label_key}=").into_bytes();
-            push_value(&mut rendered, text);
+            let _ = push_value(&mut rendered, text);
             rendered.into_boxed_slice()
         });
-        Mapping { key: key.into(), path: path.into(), value_type, label }
+        Mapping { suffix, ..Mapping::plain(key, path, value_type) }
     }
 }
 
@@ -140,61 +133,12 @@ impl Cef {
         out.push(b'|');
         let layout = Layout { start, class, name, extension: out.len() };
 
-        // Per-thread scratch space, so encoding allocates nothing once warm.
-        thread_local! {
-            static SCRATCH: std::cell::RefCell<(Vec<usize>, String)> = const { std::cell::RefCell::new((Vec::new(), String::new())) };
-        }
-        SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            let (pair_ends, text) = &mut *scratch;
-            pair_ends.clear();
-            self.encode_extension(event, out, pair_ends, text, &mut outcome);
-            if let Some(max) = self.max_bytes {
-                if out.len() - start > max {
-                    fit(out, &layout, pair_ends, max);
-                    outcome.truncated = true;
-                }
-            }
+        let style = PairStyle { separator: b" ", ipv6: self.version == 1, time: TimeForm::UnixMillis, push_value };
+        let cut = write_pairs(event, &self.mapping, &style, out, &mut outcome, |out, pair_ends| {
+            self.max_bytes.is_some_and(|max| fit(out, &layout, pair_ends, max))
         });
+        outcome.truncated |= cut;
         outcome
-    }
-
-    /// Writes the extension pairs; `pair_ends` (empty) collects the end offset of each, so a
-    /// size limit can drop whole pairs; `scratch` holds one value at a time.
-    fn encode_extension(
-        &self,
-        event: &Event,
-        out: &mut Vec<u8>,
-        pair_ends: &mut Vec<usize>,
-        scratch: &mut String,
-        outcome: &mut Encoded,
-    ) {
-        for mapping in self.mapping.iter() {
-            scratch.clear();
-            match self.value(event, mapping, scratch) {
-                Ok(None) => continue,
-                Ok(Some(cut)) => outcome.truncated |= cut,
-                Err(WrongType) => {
-                    outcome.invalid_fields += 1;
-                    continue;
-                }
-            }
-            if !pair_ends.is_empty() {
-                out.push(b' ');
-            }
-            out.extend_from_slice(mapping.key.as_bytes());
-            out.push(b'=');
-            outcome.sanitized |= push_value(out, scratch);
-            if let Some(label) = &mapping.label {
-                out.extend_from_slice(label);
-            }
-            pair_ends.push(out.len());
-        }
-    }
-
-    /// The text of `mapping`'s value in `event` (see [`write_value`]).
-    fn value(&self, event: &Event, mapping: &Mapping, text: &mut String) -> Result<Option<bool>, WrongType> {
-        write_value(event, &mapping.path, mapping.value_type, self.version == 1, TimeForm::UnixMillis, text)
     }
 }
 
@@ -229,14 +173,14 @@ const NAME_KEEP: usize = 128;
 /// bytes, then whole extension pairs go from the end, then Name and last the Device Event Class
 /// ID (which SIEMs categorise by) are cut to their first character. A limit of at least
 /// [`Cef::min_message_bytes`] always fits.
-fn fit(out: &mut Vec<u8>, layout: &Layout, pair_ends: &[usize], max: usize) {
+fn fit(out: &mut Vec<u8>, layout: &Layout, pair_ends: &[usize], max: usize) -> bool {
     let fields = [
         Field { range: layout.class.clone(), keep: usize::MAX },
         Field { range: layout.name.clone(), keep: NAME_KEEP },
     ];
     let record =
         Record { start: layout.start, fields: &fields, importance: &[0, 1], pairs_start: layout.extension, pair_ends };
-    let _ = super::fit::fit(out, &record, max);
+    super::fit::fit(out, &record, max)
 }
 
 /// CEF's named severities.

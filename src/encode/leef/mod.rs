@@ -24,9 +24,10 @@
 pub mod dictionary;
 
 use super::fit::{Field, Record};
+use super::pairs::{write_pairs, PairStyle};
 use super::syslog::SyslogPrefix;
 use super::text::{char_boundary, push_text};
-use super::typed::{write_value, TimeForm, ValueType, WrongType};
+use super::typed::{TimeForm, ValueType};
 use super::Encoded;
 use crate::event::Event;
 use crate::timestamp::LEEF_DEVTIME_FORMAT;
@@ -44,14 +45,7 @@ pub enum LeefVersion {
     V2,
 }
 
-/// One attribute key and where its value comes from.
-#[derive(Debug, Clone)]
-pub struct Mapping {
-    pub key: Box<str>,
-    /// Dotted path of the event field; `timestamp` and `severity` are the event's own, parsed.
-    pub path: Box<str>,
-    pub value_type: ValueType,
-}
+pub use super::pairs::Mapping;
 
 /// What a LEEF sink is built from; the static parts must already be validated.
 #[derive(Debug, Clone)]
@@ -98,6 +92,18 @@ impl Leef {
             LeefVersion::V1 => ("1.0", '\t', String::new()),
             LeefVersion::V2 => ("2.0", delimiter, format!("{delimiter_field}|")),
         };
+        // The guide: devTimeFormat is required with devTime. It is written as part of the
+        // devTime pair, so a size limit never drops one without the other.
+        let mapping: Vec<Mapping> = mapping
+            .into_iter()
+            .map(|entry| match entry.value_type {
+                ValueType::Time => Mapping {
+                    suffix: Some(format!("{delimiter}devTimeFormat={LEEF_DEVTIME_FORMAT}").into_bytes().into()),
+                    ..entry
+                },
+                _ => entry,
+            })
+            .collect();
         Leef {
             prefix,
             header_start: format!("LEEF:{version_text}|{vendor}|{product}|{device_version}|").into_bytes().into(),
@@ -131,61 +137,21 @@ impl Leef {
         out.extend_from_slice(&self.delimiter_field);
 
         let pairs_start = out.len();
-        // Per-thread scratch space, so encoding allocates nothing once warm.
-        thread_local! {
-            static SCRATCH: std::cell::RefCell<(Vec<usize>, String)> = const { std::cell::RefCell::new((Vec::new(), String::new())) };
-        }
-        SCRATCH.with(|scratch| {
-            let mut scratch = scratch.borrow_mut();
-            let (pair_ends, text) = &mut *scratch;
-            pair_ends.clear();
-            self.encode_attributes(event, out, pair_ends, text, &mut outcome);
-            if let Some(max) = self.max_bytes {
-                let fields = [Field { range: event_id, keep: usize::MAX }];
-                let record = Record { start, fields: &fields, importance: &[0], pairs_start, pair_ends };
-                outcome.truncated |= super::fit::fit(out, &record, max);
-            }
+        let mut separator = [0u8; 4];
+        let separator = self.delimiter.encode_utf8(&mut separator).as_bytes();
+        let style = PairStyle {
+            separator,
+            ipv6: true,
+            time: TimeForm::Leef,
+            push_value: |out: &mut Vec<u8>, text: &str| self.push_value(out, text),
+        };
+        let cut = write_pairs(event, &self.mapping, &style, out, &mut outcome, |out, pair_ends| {
+            let Some(max) = self.max_bytes else { return false };
+            let fields = [Field { range: event_id, keep: usize::MAX }];
+            super::fit::fit(out, &Record { start, fields: &fields, importance: &[0], pairs_start, pair_ends }, max)
         });
+        outcome.truncated |= cut;
         outcome
-    }
-
-    /// Writes the attributes; `pair_ends` (empty) collects where each ends, so a size limit can
-    /// drop whole ones; `text` holds one value at a time.
-    fn encode_attributes(
-        &self,
-        event: &Event,
-        out: &mut Vec<u8>,
-        pair_ends: &mut Vec<usize>,
-        text: &mut String,
-        outcome: &mut Encoded,
-    ) {
-        let mut delimiter = [0u8; 4];
-        let delimiter: &[u8] = self.delimiter.encode_utf8(&mut delimiter).as_bytes();
-        for mapping in self.mapping.iter() {
-            text.clear();
-            match write_value(event, &mapping.path, mapping.value_type, true, TimeForm::Leef, text) {
-                Ok(None) => continue,
-                Ok(Some(cut)) => outcome.truncated |= cut,
-                Err(WrongType) => {
-                    outcome.invalid_fields += 1;
-                    continue;
-                }
-            }
-            if !pair_ends.is_empty() {
-                out.extend_from_slice(delimiter);
-            }
-            out.extend_from_slice(mapping.key.as_bytes());
-            out.push(b'=');
-            outcome.sanitized |= self.push_value(out, text);
-            if mapping.value_type == ValueType::Time {
-                // The guide: devTimeFormat is required with devTime; one attribute with it, so
-                // a size limit never drops one without the other.
-                out.extend_from_slice(delimiter);
-                out.extend_from_slice(b"devTimeFormat=");
-                out.extend_from_slice(LEEF_DEVTIME_FORMAT.as_bytes());
-            }
-            pair_ends.push(out.len());
-        }
     }
 
     /// Appends a value with the delimiter and control characters written as spaces; returns

@@ -13,11 +13,7 @@ fn event(json: &str) -> Event {
 fn mapping(entries: &[(&str, &str)]) -> Vec<Mapping> {
     entries
         .iter()
-        .map(|(key, path)| Mapping {
-            key: (*key).into(),
-            path: (*path).into(),
-            value_type: dictionary::lookup(key).unwrap_or(dictionary::CUSTOM_KEY),
-        })
+        .map(|(key, path)| Mapping::plain(key, path, dictionary::lookup(key).unwrap_or(dictionary::CUSTOM_KEY)))
         .collect()
 }
 
