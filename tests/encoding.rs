@@ -22,6 +22,7 @@ fn encoder(max: Option<usize>, message: MessageSource) -> Rfc5424 {
         sd_fields: fields,
         message,
         max_bytes: max,
+        original_host: true,
     })
 }
 

@@ -163,6 +163,11 @@ macro_rules! interop_tests {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_mapped_hostname_is_recoverable_from_the_structured_data() {
+                mapped_hostname($kind).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn receiver_restart_mid_stream_loses_nothing() {
                 restart_mid_stream($kind).await;
             }
@@ -173,6 +178,32 @@ macro_rules! interop_tests {
 interop_tests! {
     rsyslog: Kind::Rsyslog;
     syslog_ng: Kind::SyslogNg;
+}
+
+/// A `host` HOSTNAME cannot carry is mapped in the header, and the analyst still finds the
+/// original in the SD parameter `original_host`, as the receiver parsed it.
+async fn mapped_hostname(kind: Kind) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let Some(receiver) = start(kind, Transport::TcpOctetCounted, dir.path()).await else { return };
+    let daemon = TestDaemon::start(&sink_config(&format!("tcp://127.0.0.1:{}", receiver.port()), "")).await;
+    let hosts = ["ünï-host", "db 01.corp", "web-1"];
+    let lines: Vec<String> =
+        hosts.iter().map(|host| format!(r#"{{"event":"login","id":"{host}","host":"{host}"}}"#)).collect();
+    assert_eq!(daemon.send(&lines.join("\n")).await.accepted, 3);
+    let (receiver, records) = blocking(move || {
+        let records = receiver.expect_records(3, WAIT);
+        (receiver, records)
+    })
+    .await;
+    assert_eq!(records.len(), 3, "{}", receiver.diagnostics());
+    for (record, (host, mapped)) in
+        records.iter().zip([("ünï-host", "_n_-host"), ("db 01.corp", "db_01.corp"), ("web-1", "web-1")])
+    {
+        assert_eq!(record.hostname, kind.expected_hostname(mapped), "{}", kind.name());
+        let original = (host != mapped).then_some(host);
+        assert_eq!(record.sd_param("siem@32473", "original_host"), original, "{}: {record:#?}", kind.name());
+    }
+    daemon.stop().await;
 }
 
 /// The receiver is stopped and started again while events flow: every event arrives at least

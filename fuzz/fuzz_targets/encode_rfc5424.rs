@@ -28,6 +28,7 @@ fuzz_target!(|input: (u16, bool, &[u8])| {
         ],
         message: if json { MessageSource::Json } else { MessageSource::Title },
         max_bytes,
+        original_host: true,
     });
     let mut out = Vec::new();
     let _ = encoder.encode(&event, &mut out);

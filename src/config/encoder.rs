@@ -27,6 +27,7 @@ pub struct FormatKeys {
     pub app_name: Option<String>,
     pub sd_id: Option<String>,
     pub sd_fields: Vec<SdFieldValue>,
+    pub sd_original_host: Option<bool>,
     pub message: Option<String>,
     pub cef_version: Option<i64>,
     pub device_vendor: Option<String>,
@@ -113,6 +114,7 @@ pub fn build_encoder(
         app_name,
         sd_id,
         sd_fields,
+        sd_original_host,
         message,
         cef_version,
         device_vendor,
@@ -139,11 +141,12 @@ pub fn build_encoder(
         return Err(cx.error(key("format"), format!("expected {expected}, found {format:?}")));
     }
     // Keys that only some formats read: set on another format, they would be silently ignored.
-    let applies: [(&str, bool, &[&str]); 15] = [
+    let applies: [(&str, bool, &[&str]); 16] = [
         ("hec", hec.is_some(), &["splunk_hec"]),
         ("fields", fields.is_some(), &["slack", "teams"]),
         ("sd_id", sd_id.is_some(), &["rfc5424"]),
         ("sd_fields", !sd_fields.is_empty(), &["rfc5424"]),
+        ("sd_original_host", sd_original_host.is_some(), &["rfc5424"]),
         ("message", message.is_some(), &["rfc5424", "rfc3164"]),
         ("cef_version", cef_version.is_some(), &["cef"]),
         ("device_vendor", device_vendor.is_some(), &["cef", "leef"]),
@@ -221,9 +224,10 @@ pub fn build_encoder(
                 app_name: &app_name,
                 procid: &pid.to_string(),
                 sd_id: &sd_id,
-                sd_fields: build_sd_fields(cx, sink, sd_fields)?,
+                sd_fields: build_sd_fields(cx, sink, sd_fields, sd_original_host.unwrap_or(true))?,
                 message,
                 max_bytes,
+                original_host: sd_original_host.unwrap_or(true),
             }))
         }
         "rfc3164" => {
@@ -348,7 +352,12 @@ fn build_facility(cx: &Context<'_>, sink: &str, facility: Option<FacilityValue>)
     }
 }
 
-fn build_sd_fields(cx: &Context<'_>, sink: &str, fields: Vec<SdFieldValue>) -> Result<Vec<SdField>, ConfigError> {
+fn build_sd_fields(
+    cx: &Context<'_>,
+    sink: &str,
+    fields: Vec<SdFieldValue>,
+    original_host: bool,
+) -> Result<Vec<SdField>, ConfigError> {
     let mut built: Vec<SdField> = Vec::with_capacity(fields.len());
     for (index, field) in fields.into_iter().enumerate() {
         let key = format!("sinks.{sink}.sd_fields[{index}]");
@@ -360,7 +369,11 @@ fn build_sd_fields(cx: &Context<'_>, sink: &str, fields: Vec<SdFieldValue>) -> R
         if !rfc5424::is_sd_name(&param) {
             return Err(cx.error(key, format!("parameter name {param:?} is not a valid SD-NAME (1-32 printable ASCII characters without '=', ']', '\"' or spaces; RFC 5424 section 6.3.3): give one with {{ name = \"...\", field = \"{path}\" }}")));
         }
-        if param == "id" || param == "severity" || built.iter().any(|f| *f.name == *param) {
+        let taken = param == "id"
+            || param == "severity"
+            || (original_host && param == rfc5424::ORIGINAL_HOST_PARAM)
+            || built.iter().any(|f| *f.name == *param);
+        if taken {
             return Err(cx.error(key, format!("parameter name {param:?} is already used in the structured data")));
         }
         built.push(SdField { name: param.into(), path: path.into() });

@@ -148,6 +148,9 @@ pub struct SinkFile {
     /// Extra event fields carried as structured-data parameters.
     #[serde(default)]
     pub sd_fields: Vec<SdFieldValue>,
+    /// RFC 5424: keep a `host` that HOSTNAME had to map in the SD parameter `original_host`
+    /// (default true).
+    pub sd_original_host: Option<bool>,
     /// What MSG carries: `title` (default) or `json` (the whole event).
     pub message: Option<String>,
     /// Longest message in bytes; longer ones are fitted and counted (`limits.rs` has the rule:

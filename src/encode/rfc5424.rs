@@ -30,6 +30,9 @@ pub const APP_NAME_MAX: usize = 48;
 pub const PROCID_MAX: usize = 128;
 pub const MSGID_MAX: usize = 32;
 pub const SD_NAME_MAX: usize = 32;
+/// The SD parameter that keeps an event's `host` as it was when HOSTNAME had to map it (a
+/// character outside PRINTUSASCII, more than 255 bytes, or a lone `-`).
+pub const ORIGINAL_HOST_PARAM: &str = "original_host";
 /// The least any transport receiver must accept (RFC 5426 section 3.2, 480 octets over IPv4):
 /// below this even a header could not be sent whole.
 pub const MIN_MESSAGE_BYTES: usize = 480;
@@ -100,6 +103,8 @@ pub struct Rfc5424 {
     pub sd_fields: Box<[SdField]>,
     pub message: MessageSource,
     pub max_bytes: Option<usize>,
+    /// Write [`ORIGINAL_HOST_PARAM`] when HOSTNAME maps the event's `host`.
+    pub original_host: bool,
 }
 
 /// What an RFC 5424 sink is built from.
@@ -114,6 +119,9 @@ pub struct Rfc5424Settings<'a> {
     pub sd_fields: Vec<SdField>,
     pub message: MessageSource,
     pub max_bytes: Option<usize>,
+    /// Keep a mapped `host` in [`ORIGINAL_HOST_PARAM`] (unless an `sd_fields` entry carries
+    /// `host` already).
+    pub original_host: bool,
 }
 
 /// Where MSG went in a written message.
@@ -136,13 +144,25 @@ impl Rfc5424 {
     /// Builds the encoder from settings whose `app_name`, `procid` and `sd_id` are already
     /// validated.
     pub fn new(settings: Rfc5424Settings<'_>) -> Self {
-        let Rfc5424Settings { facility, hostname, app_name, procid, sd_id, sd_fields, message, max_bytes } = settings;
+        let Rfc5424Settings {
+            facility,
+            hostname,
+            app_name,
+            procid,
+            sd_id,
+            sd_fields,
+            message,
+            max_bytes,
+            original_host,
+        } = settings;
+        let original_host = original_host && !sd_fields.iter().any(|field| &*field.path == "host");
         Rfc5424 {
             header: Rfc5424Header::new(facility, hostname, app_name, procid),
             sd_id: sd_id.into(),
             sd_fields: sd_fields.into(),
             message,
             max_bytes,
+            original_host,
         }
     }
 
@@ -210,6 +230,10 @@ impl Rfc5424 {
         let severity = format_into(&mut severity, event.severity());
         write_param(out, "severity", severity);
         if form == SdForm::Full {
+            // A HOSTNAME that had to be mapped loses what an analyst searches for: keep it.
+            if let Some(host) = event.host().filter(|host| self.original_host && hostname_maps(host)) {
+                write_param(out, ORIGINAL_HOST_PARAM, host.as_bytes());
+            }
             for field in self.sd_fields.iter() {
                 match event.field(&field.path) {
                     None | Some(FieldValue::Null) => {}
@@ -219,6 +243,11 @@ impl Rfc5424 {
         }
         out.push(b']');
     }
+}
+
+/// Whether HOSTNAME cannot carry `host` as it is (an empty one is simply NILVALUE).
+fn hostname_maps(host: &str) -> bool {
+    !host.is_empty() && (host == "-" || !super::syslog::is_printusascii(host, HOSTNAME_MAX))
 }
 
 /// Writes ` NAME="VALUE"` with PARAM-VALUE escaping (RFC 5424 section 6.3.3): `"`, `\` and `]`
@@ -288,6 +317,7 @@ mod tests {
             sd_fields: fields,
             message,
             max_bytes: max,
+            original_host: true,
         })
     }
 
@@ -300,6 +330,26 @@ mod tests {
     const FINDING: &str = r#"{"event":"finding_added","id":"f-1","timestamp":"2024-05-01T10:00:00.1234567+02:00","severity":"high","title":"SQL injection","host":"web-1","data":{"cwe":"CWE-89"}}"#;
 
     #[test]
+    fn a_mapped_hostname_keeps_the_original_in_the_structured_data() {
+        let with = encoder(&[], MessageSource::Title, None);
+        let (out, _) = encode(&with, r#"{"event":"x","id":"i","host":"ünï-host","timestamp":"2024-05-01T12:00:00Z"}"#);
+        let text = String::from_utf8(out).expect("utf8");
+        assert!(text.contains(r#" _n_-host siem-relay "#), "{text}");
+        assert!(text.contains(r#"[siem@32473 id="i" severity="info" original_host="ünï-host"]"#), "{text}");
+        for host in ["web-1", ""] {
+            let (out, _) = encode(&with, &format!(r#"{{"event":"x","id":"i","host":"{host}"}}"#));
+            assert!(!String::from_utf8(out).expect("utf8").contains("original_host"), "{host:?} is not mapped");
+        }
+        let (out, _) = encode(&with, r#"{"event":"x","id":"i","host":"-"}"#);
+        assert!(String::from_utf8(out).expect("utf8").contains(r#"original_host="-""#));
+        // An sd_fields entry carrying host keeps it already; no second copy.
+        let carried = encoder(&[("host", "host")], MessageSource::Title, None);
+        let (out, _) = encode(&carried, r#"{"event":"x","id":"i","host":"a b"}"#);
+        let text = String::from_utf8(out).expect("utf8");
+        assert!(text.contains(r#"host="a b""#) && !text.contains("original_host"), "{text}");
+    }
+
+    #[test]
     fn sd_severity_is_a_lower_case_name_or_the_score_as_sent() {
         let settings = || Rfc5424Settings {
             facility: 16,
@@ -310,6 +360,7 @@ mod tests {
             sd_fields: Vec::new(),
             message: MessageSource::Title,
             max_bytes: None,
+            original_host: true,
         };
         for (sent, written) in [(r#""HIGH""#, "high"), (r#""Critical""#, "critical"), ("7", "7"), ("0", "0")] {
             let mut out = Vec::new();
@@ -356,7 +407,7 @@ mod tests {
         assert_eq!(
             text,
             format!(
-                "<134>1 2024-05-01T12:00:00Z bad_host_ siem-relay 4242 {} [siem@32473 id=\"1\" severity=\"info\"] x",
+                "<134>1 2024-05-01T12:00:00Z bad_host_ siem-relay 4242 {} [siem@32473 id=\"1\" severity=\"info\" original_host=\"bad hosté\"] x",
                 "t".repeat(32)
             )
         );
