@@ -23,6 +23,7 @@ pub mod glob;
 pub mod input;
 pub mod metrics;
 pub mod pipeline;
+pub mod private_file;
 pub mod queue;
 pub mod ratelimit;
 pub mod router;

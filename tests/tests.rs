@@ -15,6 +15,8 @@ mod interop;
 mod pipeline;
 mod reconnect;
 mod reload;
+mod rotation;
+mod secrets;
 mod systemd;
 mod tls;
 mod webhook;

@@ -94,7 +94,7 @@ async fn hex_signatures_use_the_configured_header_and_rotate_secrets_from_a_file
     let dir = tempfile::tempdir().expect("tempdir");
     let second = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     let path = dir.path().join("secret");
-    std::fs::write(&path, format!("{STANDARD_SECRET}\n{second}\n")).expect("write");
+    crate::support::write_secret(&path, &format!("{STANDARD_SECRET}\n{second}\n"));
     let daemon = TestDaemon::start(&sink(&receiver.url("/"), &format!("secret_file = \"{}\"", path.display()))).await;
     daemon.send(&numbered_events("x", 1)).await;
     assert!(eventually(WAIT, || receiver.requests().len() == 1).await);
@@ -228,7 +228,7 @@ async fn splunk_hec_batches_with_token_and_gzip() {
     let receiver = HttpReceiver::start(vec![]).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let token = dir.path().join("token");
-    std::fs::write(&token, "11111111-2222-3333-4444-555555555555\n").expect("write");
+    crate::support::write_secret(&token, "11111111-2222-3333-4444-555555555555\n");
     let daemon = TestDaemon::start(&format!(
         "[egress]\nallow = [\"127.0.0.0/8\"]\n[sinks.hec]\nformat = \"splunk_hec\"\nurl = \"{}\"\ntoken_file = \"{}\"\ngzip = true\nbatch = {{ max_events = 100, max_linger_ms = 200 }}\nhec = {{ index = \"security\" }}",
         receiver.url("/services/collector/event"),
@@ -340,7 +340,7 @@ async fn the_egress_policy_refuses_a_name_that_resolves_to_loopback_before_conne
 fn secrets_and_tokens_never_show_in_debug_output() {
     let dir = tempfile::tempdir().expect("tempdir");
     let token = dir.path().join("token");
-    std::fs::write(&token, "super-secret-token").expect("write");
+    crate::support::write_secret(&token, "super-secret-token");
     let text = format!(
         "[egress]\nallow = [\"127.0.0.0/8\"]\n[sinks.a]\nformat = \"json\"\nurl = \"http://127.0.0.1:9/x/secret-path\"\nsecret = \"{STANDARD_SECRET}\"\nheaders = {{ \"X-Api-Key\" = \"key-value-123\" }}\n[sinks.b]\nformat = \"splunk_hec\"\nurl = \"http://127.0.0.1:9/\"\ntoken_file = \"{}\"",
         token.display()

@@ -405,6 +405,16 @@ fn build_sink(
         .map(|p| cx.path(p))
         .collect();
     let endpoint = Endpoint::parse(&url).map_err(|reason| cx.error(key("url"), reason))?;
+    if let Endpoint::File(path) = &endpoint {
+        // Caught here (by `check`, at start and on reload) rather than as a failing write loop.
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        if !dir.is_dir() {
+            return Err(cx.error(
+                key("url"),
+                format!("the directory of {} does not exist: expected an existing directory", path.display()),
+            ));
+        }
+    }
     let framing = match (framing, &endpoint) {
         (None, _) => framing_for(&endpoint, Framing::OctetCounting),
         (Some(text), Endpoint::Tcp(_) | Endpoint::Tls(_)) => {
