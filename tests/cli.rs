@@ -318,9 +318,38 @@ fn the_embedded_default_prints_events_as_rfc5424_and_stops_cleanly_on_sigterm() 
 }
 
 #[test]
-fn send_fails_clearly_when_no_daemon_listens() {
+fn send_fails_clearly_with_status_2_when_no_daemon_listens() {
     let output =
         siem_relay().args(["send", "--socket", "/nonexistent/events.sock", "/dev/null"]).output().expect("send");
-    assert_eq!(output.status.code(), Some(1));
+    // 2 as for ctl: unreachable, distinct from 1 (events rejected).
+    assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot send to /nonexistent/events.sock"));
+}
+
+#[test]
+fn a_socket_that_cannot_be_bound_is_reported_once_with_its_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("not-a-directory");
+    std::fs::write(&file, "").expect("write");
+    let socket = file.join("sub/events.sock");
+    let output = siem_relay().arg("--socket").arg(&socket).output().expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&socket.display().to_string()), "{stderr}");
+    assert_eq!(stderr.matches("(os error").count(), 1, "the reason once, not twice: {stderr}");
+}
+
+#[test]
+fn example_configs_leave_the_event_socket_to_the_default_rule() {
+    // A hard-coded /run/siem-relay/events.sock fails for a normal user; only the production
+    // example (installed as /etc/siem-relay/siem-relay.toml for the systemd layout) names it.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    for entry in std::fs::read_dir(&dir).expect("config/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|ext| ext == "toml") && !path.ends_with("siem-relay.toml") {
+            let table: toml::Table = toml::from_str(&std::fs::read_to_string(&path).expect("read")).expect("toml");
+            let socket = table.get("input").and_then(|input| input.get("socket"));
+            assert!(socket.is_none(), "{}: input.socket = {socket:?}", path.display());
+        }
+    }
 }

@@ -12,6 +12,7 @@ mod control;
 mod disk_queue;
 mod encoding;
 mod interop;
+mod paths;
 mod pipeline;
 mod reconnect;
 mod reload;

@@ -8,6 +8,7 @@ mod encoder;
 mod error;
 pub mod file;
 mod http;
+pub mod paths;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -128,7 +129,7 @@ impl Config {
     /// explicitly moves along with it.
     pub fn override_socket(&mut self, socket: PathBuf) {
         if !self.control.socket_is_explicit {
-            self.control.socket = build::default_control_socket(&socket);
+            self.control.socket = paths::default_control_socket(&socket);
         }
         self.input.socket = socket;
     }
