@@ -21,6 +21,7 @@ pub mod encode;
 pub mod event;
 pub mod glob;
 pub mod input;
+pub mod logging;
 pub mod metrics;
 pub mod pipeline;
 pub mod private_file;

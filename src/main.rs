@@ -8,7 +8,6 @@ use clap::{Args, Parser, Subcommand};
 use siem_relay::client;
 use siem_relay::config::Config;
 use siem_relay::daemon::{ConfigSource, Handles};
-use tracing_subscriber::EnvFilter;
 
 /// Forwards security events (NDJSON on a Unix socket) to SIEMs as syslog.
 #[derive(Debug, Parser)]
@@ -112,8 +111,17 @@ struct RunArgs {
 fn main() -> ExitCode {
     // Before any thread starts: take the sockets systemd may have passed (socket activation).
     let inherited = siem_relay::systemd::listen_fds();
+    let level = std::env::var(siem_relay::logging::VARIABLE).ok();
+    let filter = match siem_relay::logging::filter(level.as_deref()) {
+        Ok(filter) => filter,
+        Err(error) => {
+            // Refused rather than guessed: a misread level would silently hide every log line.
+            eprintln!("siem-relay: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("SIEM_RELAY_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)

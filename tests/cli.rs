@@ -353,3 +353,47 @@ fn example_configs_leave_the_event_socket_to_the_default_rule() {
         }
     }
 }
+
+#[test]
+fn siem_relay_log_takes_syslog_spellings_and_refuses_unknown_levels() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A drop-in others may read: the daemon warns as it repairs it at start.
+    let sinks = dir.path().join("sinks.d");
+    std::fs::create_dir(&sinks).expect("mkdir");
+    std::fs::write(sinks.join("extra.toml"), "format = \"rfc5424\"\nurl = \"console\"\n").expect("write");
+    std::fs::set_permissions(sinks.join("extra.toml"), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let config = dir.path().join("siem-relay.toml");
+    std::fs::write(
+        &config,
+        format!("[control]\nsinks_dir = \"{}\"\n[sinks.c]\nformat = \"rfc5424\"\nurl = \"console\"\n", sinks.display()),
+    )
+    .expect("config");
+    let log = dir.path().join("stderr.log");
+    let daemon = Daemon(
+        siem_relay()
+            .env("SIEM_RELAY_LOG", "warning")
+            .arg("--config")
+            .arg(&config)
+            .arg("--socket")
+            .arg(dir.path().join("events.sock"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start daemon"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("had mode 0644") {
+        assert!(Instant::now() < deadline, "no warning logged with SIEM_RELAY_LOG=warning");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(daemon);
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(!text.contains(" INFO "), "info lines shown at level warning: {text}");
+
+    let refused = siem_relay().env("SIEM_RELAY_LOG", "verbose").arg("check").arg("--config").arg(&config).output();
+    let refused = refused.expect("check");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("SIEM_RELAY_LOG=\"verbose\"") && stderr.contains("warning"), "{stderr}");
+}
