@@ -14,6 +14,7 @@ mod encoding;
 mod interop;
 mod paths;
 mod pipeline;
+mod provisioning;
 mod reconnect;
 mod reload;
 mod rotation;
