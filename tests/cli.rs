@@ -397,3 +397,55 @@ fn siem_relay_log_takes_syslog_spellings_and_refuses_unknown_levels() {
     assert_eq!(refused.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("SIEM_RELAY_LOG=\"verbose\"") && stderr.contains("warning"), "{stderr}");
 }
+
+/// Every key of the README's configuration tables (`| key | default | meaning |`).
+fn readme_keys() -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README");
+    let mut keys = Vec::new();
+    let mut in_table = false;
+    for line in readme.lines() {
+        if line.starts_with("| key | default | meaning |") {
+            in_table = true;
+            continue;
+        }
+        if !line.starts_with('|') {
+            in_table = false;
+            continue;
+        }
+        let first = line.split('|').nth(1).unwrap_or("");
+        if in_table && !first.starts_with("---") {
+            // `a`, `b.c` / `d`, `[event_types]`: every backquoted name in the first cell.
+            keys.extend(first.split('`').skip(1).step_by(2).map(|k| k.trim_matches(['[', ']']).to_owned()));
+        }
+    }
+    keys
+}
+
+#[test]
+fn the_full_example_config_shows_every_key_the_readme_documents() {
+    let keys = readme_keys();
+    assert!(keys.len() > 80 && keys.iter().any(|k| k == "data_dir"), "README tables not found: {keys:?}");
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/siem-relay.toml"))
+        .expect("config/siem-relay.toml");
+    // Keys as written (set or commented out): `name =`, `{ name =`, `, name =`, `[a.name]`, `a.name =`.
+    let written: std::collections::BTreeSet<&str> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '=' || c == '.'))
+        .filter_map(|token| token.strip_suffix('=').or(Some(token)))
+        .flat_map(|token| token.split('.'))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let defined = |name: &str| {
+        text.contains(&format!("{name} ="))
+            || text.contains(&format!("{name}]"))
+            || text.contains(&format!(".{name} ="))
+    };
+    let missing: Vec<&String> = keys
+        .iter()
+        .filter(|key| {
+            let parts: Vec<&str> = key.split('.').collect();
+            let Some((last, prefix)) = parts.split_last() else { return true };
+            !defined(last) || prefix.iter().any(|part| !written.contains(part))
+        })
+        .collect();
+    assert!(missing.is_empty(), "config/siem-relay.toml claims to show every key but lacks {missing:?}");
+}
