@@ -27,6 +27,7 @@ async fn run_time_sink_files_are_owner_only_whatever_the_umask() {
     assert_eq!(status, 201, "{body}");
     let dropin = daemon.dir.path().join("sinks.d/hook.toml");
     assert_eq!(mode(&dropin), 0o600, "created");
+    assert_eq!(mode(&daemon.dir.path().join("sinks.d")), 0o700, "the directory the API created");
     let (status, body) = daemon.control_with("PATCH", "/v1/sinks/hook", serde_json::json!({"timeout_ms": 2000})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(mode(&dropin), 0o600, "updated");

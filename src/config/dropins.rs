@@ -95,7 +95,8 @@ pub fn locate(mut error: ConfigError, dropins: &[(String, PathBuf)]) -> ConfigEr
 /// Writes a drop-in atomically and owner-only (0600): drop-ins hold webhook URLs, secrets and
 /// tokens in clear.
 pub fn write(dir: &Path, name: &str, sink: &toml::Table) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    // Created owner-only too: not even the names of the run-time sinks are others' business.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700).create(dir)?;
     let text = toml::to_string(sink).map_err(std::io::Error::other)?;
     let text = format!("# Managed by siem-relay's control API; changes here are kept.\n{text}");
     crate::private_file::write_atomic(&dir.join(format!("{name}.toml")), text.as_bytes())
