@@ -35,7 +35,7 @@ fn main() {
         let _ = std::fs::OpenOptions::new().create(true).append(true).open(&stamp);
         println!("cargo::rerun-if-changed={}", stamp.display());
     }
-    if let Some(reason) = why_interop_cannot_run(&interop) {
+    if let Some(reason) = why_interop_cannot_run(host(&interop)) {
         println!("cargo::rustc-cfg=interop_unavailable");
         println!("cargo::warning=interop tests are ignored (nextest shows them as skipped): {reason}");
     }
@@ -58,20 +58,14 @@ fn flag(variable: &str) -> Option<String> {
     std::env::var(variable).ok().filter(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
 }
 
-fn why_interop_cannot_run(interop: &Path) -> Option<String> {
-    if flag("CI").is_some() {
-        return None;
-    }
-    if flag("SIEM_RELAY_INTEROP").as_deref() == Some("skip") {
-        return Some("SIEM_RELAY_INTEROP=skip".to_owned());
-    }
+include!("build/interop.rs");
+
+/// Gathers the facts `why_interop_cannot_run` decides on; sudo is asked only when it matters.
+fn host(interop: &Path) -> Host {
     let installed = Path::new("/usr/sbin/rsyslogd").exists()
         && interop.join("syslog-ng/.complete").exists()
         && interop.join("cef-venv/.complete").exists()
         && Path::new("/usr/bin/lognormalizer").exists();
-    if installed {
-        return None;
-    }
     let apt = Path::new("/usr/bin/apt-get").exists();
     let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
     let sudo = || {
@@ -83,13 +77,11 @@ fn why_interop_cannot_run(interop: &Path) -> Option<String> {
             .status()
             .is_ok_and(|s| s.success())
     };
-    if apt && (root || sudo()) {
-        // The tests run tests/interop/provision.sh on first use.
-        return None;
+    Host {
+        ci: flag("CI").is_some(),
+        skip_requested: flag("SIEM_RELAY_INTEROP").as_deref() == Some("skip"),
+        installed,
+        apt,
+        privileged: root || (!installed && apt && sudo()),
     }
-    Some(format!(
-        "rsyslog, syslog-ng, the CEF parsers and the webhook verifier are not installed{}; \
-         run `sudo bash tests/interop/provision.sh` (see README, Tests), then build again",
-        if apt { " and installing them needs root or passwordless sudo" } else { " and there is no apt-get" }
-    ))
 }

@@ -3,6 +3,9 @@
 //! with a stand-in `apt-get` on PATH, so nothing is installed or removed here.
 
 use std::os::unix::fs::PermissionsExt as _;
+
+#[path = "../build/interop.rs"]
+mod decision;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -58,4 +61,30 @@ fn provision_simulates_before_every_install() {
     let checks = script.matches("refuse-removals.sh\" \"${missing[@]}\"").count();
     assert!(installs >= 1, "provision.sh installs with apt-get");
     assert!(checks >= installs, "{checks} simulation(s) for {installs} install(s)");
+}
+
+#[test]
+fn the_interop_tests_run_under_ci_and_where_they_can_be_provisioned_and_are_ignored_elsewhere() {
+    use decision::{why_interop_cannot_run, Host};
+    let runs = |host: Host| why_interop_cannot_run(host).is_none();
+    // CI: always, whatever is missing, even if skipping was asked for.
+    assert!(runs(Host { ci: true, skip_requested: true, ..Host::default() }));
+    assert!(runs(Host { ci: true, ..Host::default() }));
+    assert!(runs(Host { installed: true, ..Host::default() }));
+    assert!(runs(Host { apt: true, privileged: true, ..Host::default() }), "root provisions on first use");
+    let ignored = |host: Host| why_interop_cannot_run(host).expect("ignored");
+    assert!(ignored(Host { apt: true, ..Host::default() }).contains("needs root or passwordless sudo"));
+    assert!(ignored(Host { privileged: true, ..Host::default() }).contains("no apt-get"));
+    assert!(ignored(Host { apt: true, privileged: true, skip_requested: true, ..Host::default() })
+        .contains("SIEM_RELAY_INTEROP=skip"));
+    assert!(ignored(Host::default()).contains("tests/interop/provision.sh"));
+}
+
+/// Ignored where provisioning cannot happen, like the interop tests themselves; elsewhere it
+/// runs provision.sh once (as a test needing a tool does) before failing.
+#[test]
+#[cfg_attr(interop_unavailable, ignore = "provisioning cannot run here: see the build warning")]
+#[should_panic(expected = "not available (not installed)")]
+fn a_tool_still_missing_after_provisioning_fails_the_test_rather_than_passing_it() {
+    crate::support::provision::ensure("a tool that is never there", || Some("not installed".to_owned()));
 }
