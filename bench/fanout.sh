@@ -242,7 +242,7 @@ overload_run() { # policy
         sleep 0.5
     done
     wait "$gen_pid" || log "$policy: feeder: $(tail -n 2 "$dir/generate.err")"
-    "$RELAY_BIN" ctl --socket "$dir/control.sock" --json status slow >"$dir/status.json" 2>"$dir/status.err" || true
+    "$RELAY_BIN" ctl --control-socket "$dir/control.sock" --json status slow >"$dir/status.json" 2>"$dir/status.err" || true
     stop "$relay_pid"
     kill -TERM "$rx_pid" 2>/dev/null || true
     wait "$rx_pid" 2>/dev/null || true

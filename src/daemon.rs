@@ -84,6 +84,15 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
     started: impl FnOnce(&Handles),
 ) -> anyhow::Result<Report> {
+    if let Some(dir) = &config.control.sinks_dir {
+        // Before anything else reads them: drop-ins hold secrets and must be owner-only.
+        let repaired = crate::config::dropins::restrict_modes(dir).map_err(|e| {
+            anyhow::anyhow!("control.sinks_dir {}: cannot make the drop-ins owner-only: {e}", dir.display())
+        })?;
+        for (path, mode) in repaired {
+            warn!(file = %path.display(), "run-time sink file had mode {mode:04o} (it holds secrets): changed to 0600");
+        }
+    }
     // Socket activation: the socket named "events" (or the only one passed) is the input.
     let single = inherited.len() == 1;
     let passed = inherited.into_iter().find(|(_, name)| single || name == "events");
@@ -251,6 +260,9 @@ async fn reload(
 ) -> Result<ReloadSummary, String> {
     use std::sync::atomic::Ordering;
     systemd::notify("RELOADING=1");
+    // Whatever the new configuration says (even if it is refused): SIGHUP is also how log
+    // rotation asks file sinks to reopen their files.
+    crate::transport::writer::request_reopen();
     let outcome = match source.load() {
         Ok(config) => {
             if config.input.socket != input.socket {

@@ -8,7 +8,6 @@ use clap::{Args, Parser, Subcommand};
 use siem_relay::client;
 use siem_relay::config::Config;
 use siem_relay::daemon::{ConfigSource, Handles};
-use tracing_subscriber::EnvFilter;
 
 /// Forwards security events (NDJSON on a Unix socket) to SIEMs as syslog.
 #[derive(Debug, Parser)]
@@ -45,9 +44,14 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct CtlArgs {
-    /// The control socket; default: the one of --config, or of the embedded default.
-    #[arg(long, short, global = true)]
-    socket: Option<PathBuf>,
+    /// The control socket; default: the one of --config, else the default beside the default
+    /// event socket (the rule `run` and `send` use).
+    #[arg(long, global = true, value_name = "PATH")]
+    control_socket: Option<PathBuf>,
+    /// Deprecated spelling of --control-socket (for `run` and `send`, --socket is the event
+    /// socket; for ctl it meant the control socket).
+    #[arg(long = "socket", short = 's', global = true, hide = true, value_name = "PATH")]
+    deprecated_socket: Option<PathBuf>,
     /// Config file to find the control socket in.
     #[arg(long, short, global = true)]
     config: Option<PathBuf>,
@@ -107,8 +111,17 @@ struct RunArgs {
 fn main() -> ExitCode {
     // Before any thread starts: take the sockets systemd may have passed (socket activation).
     let inherited = siem_relay::systemd::listen_fds();
+    let level = std::env::var(siem_relay::logging::VARIABLE).ok();
+    let filter = match siem_relay::logging::filter(level.as_deref()) {
+        Ok(filter) => filter,
+        Err(error) => {
+            // Refused rather than guessed: a misread level would silently hide every log line.
+            eprintln!("siem-relay: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("SIEM_RELAY_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
@@ -223,10 +236,18 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
 
 fn ctl(args: CtlArgs) -> anyhow::Result<ExitCode> {
     use siem_relay::ctl::Command as C;
-    let socket = match (args.socket, args.config) {
+    if args.deprecated_socket.is_some() {
+        eprintln!(
+            "siem-relay ctl: --socket is deprecated here (it names the event socket for run and send): use --control-socket"
+        );
+    }
+    let socket = match (args.control_socket.or(args.deprecated_socket), args.config) {
         (Some(socket), _) => socket,
         (None, Some(config)) => Config::load(&config)?.control.socket,
-        (None, None) => Config::embedded_default()?.control.socket,
+        (None, None) => {
+            use siem_relay::config::paths;
+            paths::default_control_socket(&paths::default_event_socket())
+        }
     };
     let command = match args.command {
         CtlCommand::Health => C::Health,
@@ -273,17 +294,24 @@ fn read_keys(path: &std::path::Path) -> anyhow::Result<serde_json::Map<String, s
 }
 
 fn send(socket: Option<PathBuf>, file: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let socket = socket.unwrap_or_else(|| Config::embedded_default().map(|c| c.input.socket).unwrap_or_default());
+    let socket = socket.unwrap_or_else(siem_relay::config::paths::default_event_socket);
     runtime()?.block_on(async move {
-        let outcome = match file.filter(|f| f.as_os_str() != "-") {
+        let sent = match file.filter(|f| f.as_os_str() != "-") {
             Some(path) => {
                 let file =
                     tokio::fs::File::open(&path).await.with_context(|| format!("cannot open {}", path.display()))?;
                 client::send(&socket, file).await
             }
             None => client::send(&socket, tokio::io::stdin()).await,
-        }
-        .with_context(|| format!("cannot send to {}", socket.display()))?;
+        };
+        // No daemon there (or the connection broke): 2, as for ctl; 1 is for refused events.
+        let outcome = match sent {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                eprintln!("siem-relay: cannot send to {}: {error}", socket.display());
+                return Ok(ExitCode::from(2));
+            }
+        };
         for (line, reason) in &outcome.rejections {
             eprintln!("line {line}: rejected: {reason}");
         }

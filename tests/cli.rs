@@ -15,11 +15,44 @@ fn check(path: &Path) -> Output {
     siem_relay().arg("check").arg("--config").arg(path).output().expect("run check")
 }
 
+/// A copy of `config/` with its example secrets made owner-only, as `check` requires of secret
+/// files (a checkout gives them 0644; config/secrets/README.md says to `chmod 600` them), and
+/// file sinks pointed at an existing directory.
+fn example_configs() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt as _;
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let copy = tempfile::tempdir().expect("tempdir");
+    for sub in ["", "secrets"] {
+        std::fs::create_dir_all(copy.path().join(sub)).expect("mkdir");
+        for entry in std::fs::read_dir(source.join(sub)).expect("config/") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                let target = copy.path().join(sub).join(path.file_name().expect("name"));
+                if path.extension().is_some_and(|e| e == "toml") {
+                    // File sinks need their directory (systemd's LogsDirectory on a real host).
+                    let text = std::fs::read_to_string(&path).expect("read");
+                    let logs = copy.path().join("log");
+                    std::fs::create_dir_all(&logs).expect("mkdir");
+                    std::fs::write(&target, text.replace("/var/log/siem-relay", &logs.display().to_string()))
+                        .expect("write");
+                } else {
+                    std::fs::copy(&path, &target).expect("copy");
+                }
+                if sub == "secrets" {
+                    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+                }
+            }
+        }
+    }
+    copy
+}
+
 #[test]
 fn check_accepts_every_example_config() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let copy = example_configs();
+    let dir = copy.path();
     let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).expect("config/") {
+    for entry in std::fs::read_dir(dir).expect("config/") {
         let path = entry.expect("entry").path();
         if path.extension().is_some_and(|ext| ext == "toml") {
             let output = check(&path);
@@ -239,6 +272,11 @@ fn check_names_the_file_the_key_and_the_expectation_for_each_mistake() {
             &["sinks.qradar.queue.sync", "\"100ms\""],
         ),
         ("no sinks", "[input]\nmax_clients = 3\n".into(), &["sinks", "at least one"]),
+        (
+            "file sink in a missing directory",
+            "[sinks.archive]\nformat = \"rfc5424\"\nurl = \"file:///nonexistent-siem-relay/events.log\"\n".into(),
+            &["sinks.archive.url", "/nonexistent-siem-relay/events.log", "does not exist"],
+        ),
         ("syntax error", format!("{sink}\nevents = [\"a\"\n"), &[":6", "invalid array"]),
     ];
     for (name, text, expected) in cases {
@@ -335,9 +373,134 @@ fn the_embedded_default_prints_events_as_rfc5424_and_stops_cleanly_on_sigterm() 
 }
 
 #[test]
-fn send_fails_clearly_when_no_daemon_listens() {
+fn send_fails_clearly_with_status_2_when_no_daemon_listens() {
     let output =
         siem_relay().args(["send", "--socket", "/nonexistent/events.sock", "/dev/null"]).output().expect("send");
-    assert_eq!(output.status.code(), Some(1));
+    // 2 as for ctl: unreachable, distinct from 1 (events rejected).
+    assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot send to /nonexistent/events.sock"));
+}
+
+#[test]
+fn a_socket_that_cannot_be_bound_is_reported_once_with_its_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("not-a-directory");
+    std::fs::write(&file, "").expect("write");
+    let socket = file.join("sub/events.sock");
+    let output = siem_relay().arg("--socket").arg(&socket).output().expect("run");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&socket.display().to_string()), "{stderr}");
+    assert_eq!(stderr.matches("(os error").count(), 1, "the reason once, not twice: {stderr}");
+}
+
+#[test]
+fn example_configs_leave_the_event_socket_to_the_default_rule() {
+    // A hard-coded /run/siem-relay/events.sock fails for a normal user; only the production
+    // example (installed as /etc/siem-relay/siem-relay.toml for the systemd layout) names it.
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    for entry in std::fs::read_dir(&dir).expect("config/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|ext| ext == "toml") && !path.ends_with("siem-relay.toml") {
+            let table: toml::Table = toml::from_str(&std::fs::read_to_string(&path).expect("read")).expect("toml");
+            let socket = table.get("input").and_then(|input| input.get("socket"));
+            assert!(socket.is_none(), "{}: input.socket = {socket:?}", path.display());
+        }
+    }
+}
+
+#[test]
+fn siem_relay_log_takes_syslog_spellings_and_refuses_unknown_levels() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A drop-in others may read: the daemon warns as it repairs it at start.
+    let sinks = dir.path().join("sinks.d");
+    std::fs::create_dir(&sinks).expect("mkdir");
+    std::fs::write(sinks.join("extra.toml"), "format = \"rfc5424\"\nurl = \"console\"\n").expect("write");
+    std::fs::set_permissions(sinks.join("extra.toml"), std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let config = dir.path().join("siem-relay.toml");
+    std::fs::write(
+        &config,
+        format!("[control]\nsinks_dir = \"{}\"\n[sinks.c]\nformat = \"rfc5424\"\nurl = \"console\"\n", sinks.display()),
+    )
+    .expect("config");
+    let log = dir.path().join("stderr.log");
+    let daemon = Daemon(
+        siem_relay()
+            .env("SIEM_RELAY_LOG", "warning")
+            .arg("--config")
+            .arg(&config)
+            .arg("--socket")
+            .arg(dir.path().join("events.sock"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start daemon"),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&log).unwrap_or_default().contains("had mode 0644") {
+        assert!(Instant::now() < deadline, "no warning logged with SIEM_RELAY_LOG=warning");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(daemon);
+    let text = std::fs::read_to_string(&log).expect("log");
+    assert!(!text.contains(" INFO "), "info lines shown at level warning: {text}");
+
+    let refused = siem_relay().env("SIEM_RELAY_LOG", "verbose").arg("check").arg("--config").arg(&config).output();
+    let refused = refused.expect("check");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("SIEM_RELAY_LOG=\"verbose\"") && stderr.contains("warning"), "{stderr}");
+}
+
+/// Every key of the README's configuration tables (`| key | default | meaning |`).
+fn readme_keys() -> Vec<String> {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README");
+    let mut keys = Vec::new();
+    let mut in_table = false;
+    for line in readme.lines() {
+        if line.starts_with("| key | default | meaning |") {
+            in_table = true;
+            continue;
+        }
+        if !line.starts_with('|') {
+            in_table = false;
+            continue;
+        }
+        let first = line.split('|').nth(1).unwrap_or("");
+        if in_table && !first.starts_with("---") {
+            // `a`, `b.c` / `d`, `[event_types]`: every backquoted name in the first cell.
+            keys.extend(first.split('`').skip(1).step_by(2).map(|k| k.trim_matches(['[', ']']).to_owned()));
+        }
+    }
+    keys
+}
+
+#[test]
+fn the_full_example_config_shows_every_key_the_readme_documents() {
+    let keys = readme_keys();
+    assert!(keys.len() > 80 && keys.iter().any(|k| k == "data_dir"), "README tables not found: {keys:?}");
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/siem-relay.toml"))
+        .expect("config/siem-relay.toml");
+    // Keys as written (set or commented out): `name =`, `{ name =`, `, name =`, `[a.name]`, `a.name =`.
+    let written: std::collections::BTreeSet<&str> = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '=' || c == '.'))
+        .filter_map(|token| token.strip_suffix('=').or(Some(token)))
+        .flat_map(|token| token.split('.'))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let defined = |name: &str| {
+        text.contains(&format!("{name} ="))
+            || text.contains(&format!("{name}]"))
+            || text.contains(&format!(".{name} ="))
+    };
+    let missing: Vec<&String> = keys
+        .iter()
+        .filter(|key| {
+            let parts: Vec<&str> = key.split('.').collect();
+            let Some((last, prefix)) = parts.split_last() else { return true };
+            !defined(last) || prefix.iter().any(|part| !written.contains(part))
+        })
+        .collect();
+    assert!(missing.is_empty(), "config/siem-relay.toml claims to show every key but lacks {missing:?}");
 }

@@ -215,7 +215,7 @@ async fn ctl_prints_tables_and_json_and_other_users_are_refused() {
             tokio::task::spawn_blocking(move || {
                 Command::new(env!("CARGO_BIN_EXE_siem-relay"))
                     .arg("ctl")
-                    .arg("--socket")
+                    .arg("--control-socket")
                     .arg(&socket)
                     .args(&args)
                     .output()
@@ -252,7 +252,7 @@ async fn ctl_prints_tables_and_json_and_other_users_are_refused() {
         let socket = socket.clone();
         let out = tokio::task::spawn_blocking(move || {
             Command::new(runuser)
-                .args(["-u", "nobody", "--", binary, "ctl", "--socket"])
+                .args(["-u", "nobody", "--", binary, "ctl", "--control-socket"])
                 .arg(&socket)
                 .arg("health")
                 .output()
@@ -387,7 +387,7 @@ async fn a_viewer_may_read_but_not_change_and_bad_bodies_are_refused() {
             let socket = socket.clone();
             tokio::task::spawn_blocking(move || {
                 Command::new("/usr/sbin/runuser")
-                    .args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_siem-relay"), "ctl", "--socket"])
+                    .args(["-u", "nobody", "--", env!("CARGO_BIN_EXE_siem-relay"), "ctl", "--control-socket"])
                     .arg(&socket)
                     .args(args)
                     .output()

@@ -144,6 +144,7 @@ async fn spawn_daemon(config: &std::path::Path, socket: &std::path::Path) -> std
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(interop_unavailable, ignore = "needs rsyslog: see the build warning")]
 async fn kill_9_at_random_moments_loses_no_acknowledged_event() {
     use crate::support::blocking;
     use crate::support::http_receiver::HttpReceiver;
@@ -153,11 +154,7 @@ async fn kill_9_at_random_moments_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().expect("tempdir");
     // Real receivers: rsyslog over TCP (octet counting), and an HTTP receiver.
     let workdir = dir.path().join("rsyslog");
-    let Ok(rsyslog) = blocking(move || Receiver::start(Kind::Rsyslog, Transport::TcpOctetCounted, &workdir)).await
-    else {
-        eprintln!("skipped: rsyslog is not available");
-        return;
-    };
+    let rsyslog = blocking(move || Receiver::start(Kind::Rsyslog, Transport::TcpOctetCounted, &workdir)).await;
     let http = HttpReceiver::start(vec![]).await;
     let socket = dir.path().join("events.sock");
     let config = dir.path().join("siem-relay.toml");

@@ -196,13 +196,7 @@ async fn the_daemon_sends_strict_leef_over_tcp() {
 async fn through_receiver(kind: Kind, version: &str) -> usize {
     let dir = tempfile::tempdir().expect("tempdir");
     let workdir = dir.path().to_owned();
-    let receiver = match blocking(move || Receiver::start(kind, Transport::TcpOctetCounted, &workdir)).await {
-        Ok(receiver) => receiver,
-        Err(reason) => {
-            eprintln!("skipped: {reason}");
-            return 0;
-        }
-    };
+    let receiver = blocking(move || Receiver::start(kind, Transport::TcpOctetCounted, &workdir)).await;
     let config =
         sink(version, None, "rfc5424").replace("tcp://127.0.0.1:514", &format!("tcp://127.0.0.1:{}", receiver.port()));
     let events = [
@@ -232,12 +226,14 @@ fn leef_part(message: &[u8]) -> Vec<u8> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(interop_unavailable, ignore = "needs rsyslog: see the build warning")]
 async fn rsyslog_keeps_leef_records_intact() {
     let checked = through_receiver(Kind::Rsyslog, "2.0").await + through_receiver(Kind::Rsyslog, "1.0").await;
     eprintln!("rsyslog: {checked} LEEF records checked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(interop_unavailable, ignore = "needs syslog-ng: see the build warning")]
 async fn syslog_ng_keeps_leef_records_intact() {
     let checked = through_receiver(Kind::SyslogNg, "2.0").await + through_receiver(Kind::SyslogNg, "1.0").await;
     eprintln!("syslog-ng: {checked} LEEF records checked");

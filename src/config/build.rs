@@ -127,7 +127,7 @@ fn build_input(cx: &Context<'_>, input: InputFile) -> Result<InputConfig, Config
     let socket = match socket {
         Some(path) if path.as_os_str().is_empty() => return Err(cx.error("input.socket", "expected a socket path")),
         Some(path) => path,
-        None => default_socket_path(),
+        None => super::paths::default_event_socket(),
     };
     let socket_mode = u32::from_str_radix(&socket_mode, 8).ok().filter(|mode| *mode <= 0o777).ok_or_else(|| {
         cx.error("input.socket_mode", format!("expected octal permission bits such as \"0660\", found {socket_mode:?}"))
@@ -156,7 +156,7 @@ fn build_control(cx: &Context<'_>, control: ControlFile, input_socket: &Path) ->
         tokens,
     } = control;
     let socket_is_explicit = socket.is_some();
-    let socket = socket.map(|p| cx.path(p)).unwrap_or_else(|| default_control_socket(input_socket));
+    let socket = socket.map(|p| cx.path(p)).unwrap_or_else(|| super::paths::default_control_socket(input_socket));
     let mode_text = socket_mode.unwrap_or_else(|| "0660".to_owned());
     let socket_mode = u32::from_str_radix(&mode_text, 8).ok().filter(|mode| *mode <= 0o777).ok_or_else(|| {
         cx.error("control.socket_mode", format!("expected octal permission bits such as \"0660\", found {mode_text:?}"))
@@ -262,26 +262,6 @@ fn build_control_tcp(
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ControlTcp { listen, tls: Arc::new(config), tokens })
-}
-
-/// `control.sock` beside an event socket in a `siem-relay` directory (the systemd layout,
-/// `/run/siem-relay/`), else `<event socket stem>-control.sock` beside it.
-pub(super) fn default_control_socket(input_socket: &Path) -> PathBuf {
-    let dir = input_socket.parent().unwrap_or(Path::new("."));
-    if dir.file_name().is_some_and(|name| name == "siem-relay") {
-        return dir.join("control.sock");
-    }
-    let stem =
-        input_socket.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "siem-relay".to_owned());
-    dir.join(format!("{stem}-control.sock"))
-}
-
-/// `$XDG_RUNTIME_DIR/siem-relay.sock` for a user session, `/tmp/siem-relay.sock` otherwise.
-pub fn default_socket_path() -> PathBuf {
-    match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(dir) if !dir.is_empty() => PathBuf::from(dir).join("siem-relay.sock"),
-        _ => PathBuf::from("/tmp/siem-relay.sock"),
-    }
 }
 
 fn system_hostname() -> String {
@@ -409,6 +389,16 @@ fn build_sink(
         .map(|p| cx.path(p))
         .collect();
     let endpoint = Endpoint::parse(&url).map_err(|reason| cx.error(key("url"), reason))?;
+    if let Endpoint::File(path) = &endpoint {
+        // Caught here (by `check`, at start and on reload) rather than as a failing write loop.
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        if !dir.is_dir() {
+            return Err(cx.error(
+                key("url"),
+                format!("the directory of {} does not exist: expected an existing directory", path.display()),
+            ));
+        }
+    }
     let framing = match (framing, &endpoint) {
         (None, _) => framing_for(&endpoint, Framing::OctetCounting),
         (Some(text), Endpoint::Tcp(_) | Endpoint::Tls(_)) => {

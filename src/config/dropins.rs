@@ -92,18 +92,34 @@ pub fn locate(mut error: ConfigError, dropins: &[(String, PathBuf)]) -> ConfigEr
     error
 }
 
-/// Writes a drop-in atomically: a temporary file in the same directory, synced, then renamed
-/// over the old one.
+/// Writes a drop-in atomically and owner-only (0600): drop-ins hold webhook URLs, secrets and
+/// tokens in clear.
 pub fn write(dir: &Path, name: &str, sink: &toml::Table) -> std::io::Result<()> {
-    use std::io::Write as _;
-    std::fs::create_dir_all(dir)?;
+    // Created owner-only too: not even the names of the run-time sinks are others' business.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700).create(dir)?;
     let text = toml::to_string(sink).map_err(std::io::Error::other)?;
-    let temporary = dir.join(format!(".{name}.toml.tmp"));
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(format!("# Managed by siem-relay's control API; changes here are kept.\n{text}").as_bytes())?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, dir.join(format!("{name}.toml")))?;
-    std::fs::File::open(dir)?.sync_all()
+    let text = format!("# Managed by siem-relay's control API; changes here are kept.\n{text}");
+    crate::private_file::write_atomic(&dir.join(format!("{name}.toml")), text.as_bytes())
+}
+
+/// Makes every drop-in in `dir` owner-only (files written by older versions, or by hand, may
+/// be readable by the service's group); returns each file repaired with the mode it had.
+pub fn restrict_modes(dir: &Path) -> std::io::Result<Vec<(PathBuf, u32)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut repaired = Vec::new();
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+        if path.extension().is_some_and(|e| e == "toml") && path.is_file() {
+            if let Some(mode) = crate::private_file::restrict(&path)? {
+                repaired.push((path, mode));
+            }
+        }
+    }
+    repaired.sort();
+    Ok(repaired)
 }
 
 /// Reads a drop-in's table.

@@ -95,7 +95,8 @@ pub struct EgressFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputFile {
-    /// Socket path; default `$XDG_RUNTIME_DIR/siem-relay.sock`, else `/tmp/siem-relay.sock`.
+    /// Socket path; default from `config::paths` (`/run/siem-relay/events.sock` on a systemd
+    /// host, else `$XDG_RUNTIME_DIR/siem-relay.sock`, else `/tmp/siem-relay.sock`).
     pub socket: Option<PathBuf>,
     /// Octal permission bits for the socket file, as a string such as `"0660"`.
     #[serde(default = "defaults::socket_mode")]

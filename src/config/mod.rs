@@ -10,6 +10,7 @@ pub mod file;
 mod http;
 mod leef;
 mod limits;
+pub mod paths;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -130,7 +131,7 @@ impl Config {
     /// explicitly moves along with it.
     pub fn override_socket(&mut self, socket: PathBuf) {
         if !self.control.socket_is_explicit {
-            self.control.socket = build::default_control_socket(&socket);
+            self.control.socket = paths::default_control_socket(&socket);
         }
         self.input.socket = socket;
     }

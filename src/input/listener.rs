@@ -23,8 +23,10 @@ pub enum BindError {
     InUse { path: PathBuf },
     #[error("{path}: exists and is not a socket; refusing to replace it")]
     NotASocket { path: PathBuf },
-    #[error("{path}: {action}: {source}")]
-    Io { path: PathBuf, action: &'static str, source: io::Error },
+    /// `error` is in the message and deliberately not a `source`: the `{:#}` chain would print
+    /// it twice ("Permission denied: Permission denied").
+    #[error("{path}: {action}: {error}")]
+    Io { path: PathBuf, action: &'static str, error: io::Error },
 }
 
 /// A bound listening socket; the socket file is removed when this is dropped, if it is still
@@ -68,7 +70,7 @@ impl BoundSocket {
 /// The socket is bound under a temporary name, given its mode, then renamed into place, so it
 /// is never reachable with the wrong permissions.
 pub fn bind(path: &Path, mode: u32) -> Result<BoundSocket, BindError> {
-    let io_error = |action: &'static str| move |source| BindError::Io { path: path.to_owned(), action, source };
+    let io_error = |action: &'static str| move |error| BindError::Io { path: path.to_owned(), action, error };
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io_error("creating the parent directory"))?;
     }
@@ -114,7 +116,7 @@ pub fn adopt(fd: std::os::fd::OwnedFd) -> Result<BoundSocket, BindError> {
         .unwrap_or_else(|| PathBuf::from("(socket passed by systemd)"));
     let io_error = |action: &'static str| {
         let path = path.clone();
-        move |source| BindError::Io { path, action, source }
+        move |error| BindError::Io { path, action, error }
     };
     listener.set_nonblocking(true).map_err(io_error("setting non-blocking mode"))?;
     let listener = UnixListener::from_std(listener).map_err(io_error("registering with the runtime"))?;

@@ -193,15 +193,19 @@ impl Delivery {
     fn needs_maintenance(&self) -> bool {
         match self {
             Delivery::Stream(stream) => stream.connection.is_some() || stream.has_replay(),
-            Delivery::Udp(_) | Delivery::Local(_) => false,
+            // An open file: noticing its rotation while idle closes the old one promptly.
+            Delivery::Local(local) => matches!(local.writer, Some(LocalWriter::File(_))),
+            Delivery::Udp(_) => false,
         }
     }
 
     /// Between batches: confirm what the peer acknowledged, notice a peer that went away, and
-    /// re-send what it may have lost.
+    /// re-send what it may have lost; close a file that was rotated away.
     async fn maintain(&mut self) {
-        if let Delivery::Stream(stream) = self {
-            stream.maintain().await;
+        match self {
+            Delivery::Stream(stream) => stream.maintain().await,
+            Delivery::Local(local) => local.close_if_stale(),
+            Delivery::Udp(_) => {}
         }
     }
 
@@ -501,7 +505,18 @@ struct LocalDelivery {
 }
 
 impl LocalDelivery {
+    /// Closes a file whose path was moved, deleted or replaced, or that a reload asked to
+    /// reopen; the next write opens the path afresh.
+    fn close_if_stale(&mut self) {
+        if self.writer.as_ref().is_some_and(LocalWriter::is_stale) {
+            info!(sink = %self.shared.config.name, "file moved, deleted or reopen requested: reopening");
+            self.writer = None;
+        }
+    }
+
     async fn deliver(&mut self, bytes: &[u8], events: usize) {
+        // Before every write, so that nothing goes to a file rotated away since the last one.
+        self.close_if_stale();
         loop {
             let writer = match &mut self.writer {
                 Some(writer) => writer,

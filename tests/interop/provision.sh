@@ -14,7 +14,9 @@
 #
 # Idempotent and safe to run concurrently (serialised with flock). Needs root
 # (or sudo) for apt-get only when something is missing. Never leaves a system
-# rsyslogd running.
+# rsyslogd running. Never removes an installed package: every install is simulated
+# first (refuse-removals.sh) and refused if apt-get would remove anything (installing
+# rsyslog removes an installed syslog-ng-core, for one).
 #
 # Exit status: 0 when both receivers, both CEF parsers and standardwebhooks are usable,
 # non-zero otherwise.
@@ -79,6 +81,18 @@ apt_install() {
     done
     [ "${#missing[@]}" -eq 0 ] && return 0
     log "installing: ${missing[*]}"
+    # Never remove a package the user has (apt-get would, to resolve a conflict): simulate
+    # first and refuse. Status 2: no package lists yet, so update and simulate again.
+    local refused=0
+    bash "$script_dir/refuse-removals.sh" "${missing[@]}" || refused=$?
+    if [ "$refused" = 2 ]; then
+        log "apt-get cannot plan the install; running apt-get update"
+        "${SUDO[@]}" apt-get update -q -o DPkg::Lock::Timeout=300 >"$interop_dir/apt-update.log" 2>&1 \
+            || { cat "$interop_dir/apt-update.log" >&2; die "apt-get update failed"; }
+        refused=0
+        bash "$script_dir/refuse-removals.sh" "${missing[@]}" || refused=$?
+    fi
+    [ "$refused" = 0 ] || exit 1
     block_service_starts
     local opts=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=300
         -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold)
@@ -86,6 +100,8 @@ apt_install() {
         log "apt-get install failed; running apt-get update and retrying"
         "${SUDO[@]}" apt-get update -q -o DPkg::Lock::Timeout=300 >"$interop_dir/apt-update.log" 2>&1 \
             || { cat "$interop_dir/apt-update.log" >&2; die "apt-get update failed"; }
+        # New package lists can plan differently: ask again.
+        bash "$script_dir/refuse-removals.sh" "${missing[@]}" || exit 1
         "${SUDO[@]}" apt-get install "${opts[@]}" "${missing[@]}" >"$interop_dir/apt-install.log" 2>&1 \
             || { cat "$interop_dir/apt-install.log" >&2; die "apt-get install ${missing[*]} failed"; }
     fi
@@ -235,9 +251,13 @@ if ! cef_venv_ok; then
     "$cef_python" -m venv "$cef_venv" >"$interop_dir/cef-venv.log" 2>&1 \
         || { cat "$interop_dir/cef-venv.log" >&2; die "cannot create venv $cef_venv with $cef_python"; }
     printf '%s\n' "$cefp_req" "$swh_req" >"$cef_venv/requirements.txt"
-    # Build the sdist with the venv's own setuptools when it has one (no download of a backend).
+    # Build the sdist with the venv's own setuptools when it can build wheels (setuptools 70.1+,
+    # or with the wheel package; a venv of a Python outside Debian may have neither): no
+    # download of a backend. Otherwise pip fetches one (build isolation).
     build_opts=(--no-build-isolation)
-    "$cef_venv/bin/python" -c 'import setuptools' >/dev/null 2>&1 || build_opts=()
+    "$cef_venv/bin/python" -c 'import importlib.util as u, sys
+sys.exit(not (u.find_spec("setuptools") and (u.find_spec("wheel") or u.find_spec("setuptools.command.bdist_wheel"))))' \
+        >/dev/null 2>&1 || build_opts=()
     "$cef_venv/bin/python" -m pip install -q --no-input --disable-pip-version-check "${build_opts[@]}" \
         --require-hashes -r "$cef_venv/requirements.txt" >>"$interop_dir/cef-venv.log" 2>&1 \
         || { cat "$interop_dir/cef-venv.log" >&2; die "pip install $cefp_req $swh_req failed"; }
@@ -245,4 +265,11 @@ if ! cef_venv_ok; then
 fi
 cef_venv_ok || die "cefp $cefp_version or standardwebhooks $swh_version is not importable from $cef_venv"
 
-log "ok: rsyslogd $(/usr/sbin/rsyslogd -v 2>/dev/null | head -n1 | awk '{print $2}' | tr -d ,), syslog-ng $(cat "$sng_dir/.complete"), lognormalizer $(dpkg-query -W -f='${Version}' liblognorm-utils), cefp $cefp_version, standardwebhooks $swh_version"
+summary="rsyslogd $(/usr/sbin/rsyslogd -v 2>/dev/null | head -n1 | awk '{print $2}' | tr -d ,), syslog-ng $(cat "$sng_dir/.complete"), lognormalizer $(dpkg-query -W -f='${Version}' liblognorm-utils), cefp $cefp_version, standardwebhooks $swh_version"
+log "ok: $summary"
+# Tells build.rs that the tools are here (it re-decides whether the interop tests run);
+# rewritten only when the summary changes, so that an unchanged run rebuilds nothing.
+if [ "$(cat "$interop_dir/.provisioned" 2>/dev/null || true)" != "$summary" ]; then
+    printf '%s\n' "$summary" >"$interop_dir/.provisioned.tmp"
+    mv "$interop_dir/.provisioned.tmp" "$interop_dir/.provisioned"
+fi

@@ -28,9 +28,7 @@
 //! Usage:
 //!
 //! ```ignore
-//! if let Err(e) = cef_parsers::ensure_available() {
-//!     return eprintln!("skipped: {e}"); // never reached with CI set: it panics instead
-//! }
+//! cef_parsers::ensure_available(); // panics if it cannot be had
 //! let parsed = cef_parsers::parse_with_independent_parsers(&lines).expect("CEF parsers ran");
 //! for p in &parsed {
 //!     let diffs = p.differences(&expected[p.line]);
@@ -173,9 +171,8 @@ pub fn available() -> bool {
 }
 
 /// Makes sure the parsers can run: runs `tests/interop/provision.sh` once per process if
-/// they cannot. `Err` if they still cannot (the test should print `skipped: <err>` and
-/// return); panics instead when `CI` is set, so that a missing parser never looks like a skip.
-pub fn ensure_available() -> Result<(), String> {
+/// not; panics if still not (tests that need it carry `cfg_attr(interop_unavailable, ignore)`).
+pub fn ensure_available() {
     super::provision::ensure("independent CEF parsers", missing)
 }
 

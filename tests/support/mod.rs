@@ -16,6 +16,11 @@ pub mod rfc3164_strict;
 pub mod rfc5424_strict;
 pub mod webhook_verifier;
 
+/// Writes a secret (or token) file owner-only, as the daemon requires of secret files.
+pub fn write_secret(path: &std::path::Path, content: &str) {
+    siem_relay::private_file::write_atomic(path, content.as_bytes()).expect("write secret file");
+}
+
 /// Runs a blocking closure (real-receiver control, file polling) off the async runtime.
 pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.expect("blocking task panicked")

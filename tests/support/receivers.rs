@@ -15,8 +15,8 @@
 //! The binaries come from `tests/interop/provision.sh` (rsyslog + rsyslog-gnutls installed
 //! from Debian; syslog-ng-core unpacked into `target/interop/syslog-ng` because it conflicts
 //! with rsyslog as a package). [`Receiver::start`] runs that script once per test process when
-//! a binary is missing; if it is still missing afterwards it panics when `CI` is set and
-//! otherwise returns `Err`, so a test can print `skipped: ...` and return.
+//! a binary is missing; if it is still missing afterwards it panics (where provisioning cannot
+//! happen, `build.rs` marks the tests `#[ignore]` instead: skipped visibly, never passed).
 //!
 //! How the two receivers represent what they got differs; the `Kind::expected_*` helpers and
 //! [`Kind::nil`] encode the differences that were measured (see their docs).
@@ -432,30 +432,21 @@ impl Receiver {
     /// needed) holding its configuration, state, logs and `records.json`. Returns once the
     /// receiver's own process holds the listening socket.
     ///
-    /// `Err` means only one thing: the receiver's binaries are not available (after one
-    /// attempt per process to run `tests/interop/provision.sh`) and `CI` is not set; the test
-    /// should print `skipped: <err>` and return:
-    ///
-    /// ```ignore
-    /// let rx = match Receiver::start(Kind::Rsyslog, Transport::TcpOctetCounted, dir.path()) {
-    ///     Ok(rx) => rx,
-    ///     Err(e) => return eprintln!("skipped: {e}"),
-    /// };
-    /// ```
-    ///
-    /// With `CI` set, missing binaries panic; so does every other failure (bad TLS file
-    /// paths, the receiver rejecting its configuration or not listening within 20 s; the
-    /// panic message carries its logs), so that a broken receiver never looks like a skip.
-    /// Use [`Receiver::try_start_with`] to get those as `Err` instead.
-    pub fn start(kind: Kind, transport: Transport, workdir: &Path) -> Result<Receiver, String> {
+    /// Panics when the receiver's binaries are not available (after one attempt per process
+    /// to run `tests/interop/provision.sh`), and on every other failure (bad TLS file paths,
+    /// the receiver rejecting its configuration or not listening within 20 s; the panic
+    /// message carries its logs), so that a broken or missing receiver never looks like a pass.
+    /// Tests that need a receiver carry `#[cfg_attr(interop_unavailable, ignore = ...)]`.
+    /// Use [`Receiver::try_start_with`] to get failures as `Err` instead.
+    pub fn start(kind: Kind, transport: Transport, workdir: &Path) -> Receiver {
         Self::start_with(kind, transport, workdir, Options::default())
     }
 
     /// [`Receiver::start`] with non-default [`Options`].
-    pub fn start_with(kind: Kind, transport: Transport, workdir: &Path, options: Options) -> Result<Receiver, String> {
-        ensure_available(kind)?;
+    pub fn start_with(kind: Kind, transport: Transport, workdir: &Path, options: Options) -> Receiver {
+        ensure_available(kind);
         match Self::try_start_with(kind, transport, workdir, options) {
-            Ok(rx) => Ok(rx),
+            Ok(rx) => rx,
             Err(e) => panic!("{e}"),
         }
     }
@@ -1035,8 +1026,8 @@ fn missing(kind: Kind) -> Option<String> {
 }
 
 /// Makes sure `kind` can be run: runs tests/interop/provision.sh once per process if a
-/// binary is missing. `Err` if it is still missing; panics instead when `CI` is set.
-pub fn ensure_available(kind: Kind) -> Result<(), String> {
+/// binary is missing; panics if it is still missing.
+pub fn ensure_available(kind: Kind) {
     super::provision::ensure(kind.name(), || missing(kind))
 }
 

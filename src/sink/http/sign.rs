@@ -179,6 +179,9 @@ pub fn load_raw_secret(path: &Path) -> Result<Secret, SecretFileError> {
 }
 
 fn read_secret_file(path: &Path) -> Result<String, SecretFileError> {
+    crate::private_file::check_private(path)
+        .map_err(|source| SecretFileError::Io { path: path.to_owned(), source })?
+        .map_err(|exposed| SecretFileError::Exposed { path: path.to_owned(), exposed })?;
     let bytes = std::fs::read(path).map_err(|source| SecretFileError::Io { path: path.to_owned(), source })?;
     // `FromUtf8Error` would carry the bytes: dropped here.
     String::from_utf8(bytes).map_err(|_| SecretFileError::NotUtf8 { path: path.to_owned() })
@@ -187,11 +190,29 @@ fn read_secret_file(path: &Path) -> Result<String, SecretFileError> {
 /// Why a secret file was refused. Names the file (and line), never its content.
 #[derive(Debug)]
 pub enum SecretFileError {
-    Io { path: PathBuf, source: io::Error },
-    NotUtf8 { path: PathBuf },
-    Empty { path: PathBuf },
-    MultipleLines { path: PathBuf },
-    Invalid { path: PathBuf, line: usize, error: SecretError },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+    NotUtf8 {
+        path: PathBuf,
+    },
+    Empty {
+        path: PathBuf,
+    },
+    MultipleLines {
+        path: PathBuf,
+    },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        error: SecretError,
+    },
+    /// Readable by its group or everyone: refused, so that the mistake is fixed, not used.
+    Exposed {
+        path: PathBuf,
+        exposed: crate::private_file::Exposed,
+    },
 }
 
 impl fmt::Display for SecretFileError {
@@ -205,6 +226,7 @@ impl fmt::Display for SecretFileError {
                 "secret file {} has more than one line; the hex signature takes a single secret",
                 path.display()
             ),
+            SecretFileError::Exposed { path, exposed } => write!(f, "secret file {}: {exposed}", path.display()),
             SecretFileError::Invalid { path, line, error } => {
                 write!(f, "secret file {} line {line}: {error}", path.display())
             }
@@ -556,7 +578,8 @@ mod tests {
     impl TempFile {
         fn new(name: &str, content: &[u8]) -> TempFile {
             let path = std::env::temp_dir().join(format!("siem-relay-sign-{}-{name}", std::process::id()));
-            std::fs::write(&path, content).unwrap();
+            // Owner-only, as secret files must be.
+            crate::private_file::write_atomic(&path, content).unwrap();
             TempFile(path)
         }
     }
@@ -600,6 +623,21 @@ mod tests {
         let err = load_raw_secret(&missing).unwrap_err();
         assert!(matches!(&err, SecretFileError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound));
         assert!(std::error::Error::source(&err).is_some());
+    }
+
+    #[test]
+    fn a_secret_file_readable_by_its_group_is_refused_without_showing_the_secret() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let f = TempFile::new("exposed", format!("{SPEC_SECRET}\n").as_bytes());
+        std::fs::set_permissions(&f.0, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let err = load_standard_secrets(&f.0).unwrap_err();
+        assert!(matches!(err, SecretFileError::Exposed { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&*f.0.to_string_lossy()) && text.contains("0640") && text.contains("chmod 600"),
+            "{text}"
+        );
+        assert!(!format!("{text} {err:?}").contains("MfKQ9r8G"));
     }
 
     #[test]

@@ -1,0 +1,87 @@
+//! Build script: decides whether the interop tests (real rsyslog and syslog-ng, the independent
+//! CEF parsers, the Standard Webhooks verifier) can run here, and if they cannot, sets the cfg
+//! `interop_unavailable`, which marks them `#[ignore = "..."]`: nextest then reports them as
+//! skipped instead of running them, and this script prints the reason as a cargo warning. A test
+//! that does run and finds a tool missing fails; none passes having checked nothing.
+//!
+//! They can run when the tools are installed (`tests/interop/provision.sh` did it), or when
+//! provisioning can install them on first use (root or passwordless sudo, with apt-get). With
+//! `CI` set they always run. `SIEM_RELAY_INTEROP=skip` ignores them deliberately (for a root
+//! user who does not want the tests to install packages).
+//!
+//! Likewise `systemd_analyze_unavailable` and `ipv6_loopback_unavailable` mark the one test
+//! each that needs `systemd-analyze` or an IPv6 loopback.
+//!
+//! The decision is re-made when `provision.sh` finishes (it rewrites
+//! `target/interop/.provisioned`) or when `CI`, `SIEM_RELAY_INTEROP`, `USER` or `SUDO_USER`
+//! change.
+
+use std::os::unix::fs::MetadataExt as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(interop_unavailable)");
+    println!("cargo::rerun-if-changed=build.rs");
+    for variable in ["CI", "SIEM_RELAY_INTEROP", "USER", "SUDO_USER"] {
+        println!("cargo::rerun-if-env-changed={variable}");
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let interop = root.join("target/interop");
+    // Watched for provision.sh's changes; created empty if missing, because cargo would treat
+    // a missing file as always changed and rebuild the crate on every build.
+    let stamp = interop.join(".provisioned");
+    if std::fs::create_dir_all(&interop).is_ok() {
+        let _ = std::fs::OpenOptions::new().create(true).append(true).open(&stamp);
+        println!("cargo::rerun-if-changed={}", stamp.display());
+    }
+    if let Some(reason) = why_interop_cannot_run(host(&interop)) {
+        println!("cargo::rustc-cfg=interop_unavailable");
+        println!("cargo::warning=interop tests are ignored (nextest shows them as skipped): {reason}");
+    }
+    // Two single tests that need something of the host, by the same mechanism.
+    println!("cargo::rustc-check-cfg=cfg(systemd_analyze_unavailable)");
+    // The directory, not the file: a missing file would count as changed on every build.
+    println!("cargo::rerun-if-changed=/usr/bin");
+    if !Path::new("/usr/bin/systemd-analyze").exists() {
+        println!("cargo::rustc-cfg=systemd_analyze_unavailable");
+        println!("cargo::warning=the systemd-analyze test is ignored: /usr/bin/systemd-analyze is not installed (package systemd)");
+    }
+    println!("cargo::rustc-check-cfg=cfg(ipv6_loopback_unavailable)");
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        println!("cargo::rustc-cfg=ipv6_loopback_unavailable");
+        println!("cargo::warning=the IPv6 test is ignored: this host has no IPv6 loopback ([::1] cannot be bound)");
+    }
+}
+
+fn flag(variable: &str) -> Option<String> {
+    std::env::var(variable).ok().filter(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+include!("build/interop.rs");
+
+/// Gathers the facts `why_interop_cannot_run` decides on; sudo is asked only when it matters.
+fn host(interop: &Path) -> Host {
+    let installed = Path::new("/usr/sbin/rsyslogd").exists()
+        && interop.join("syslog-ng/.complete").exists()
+        && interop.join("cef-venv/.complete").exists()
+        && Path::new("/usr/bin/lognormalizer").exists();
+    let apt = Path::new("/usr/bin/apt-get").exists();
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    let sudo = || {
+        Command::new("sudo")
+            .args(["-n", "true"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    Host {
+        ci: flag("CI").is_some(),
+        skip_requested: flag("SIEM_RELAY_INTEROP").as_deref() == Some("skip"),
+        installed,
+        apt,
+        privileged: root || (!installed && apt && sudo()),
+    }
+}
