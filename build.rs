@@ -21,6 +21,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 fn main() {
+    commit();
     println!("cargo::rustc-check-cfg=cfg(interop_unavailable)");
     println!("cargo::rerun-if-changed=build.rs");
     for variable in ["CI", "SIEM_RELAY_INTEROP", "USER", "SUDO_USER"] {
@@ -51,6 +52,34 @@ fn main() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
         println!("cargo::rustc-cfg=ipv6_loopback_unavailable");
         println!("cargo::warning=the IPv6 test is ignored: this host has no IPv6 loopback ([::1] cannot be bound)");
+    }
+}
+
+/// `SIEM_RELAY_COMMIT` for `--version`: the commit being built, or `unknown` outside a git
+/// checkout (a source tarball). Rebuilt when HEAD moves (a commit or a checkout).
+fn commit() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|out| out.status.success())
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .map(|text| text.trim().to_owned())
+    };
+    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".to_owned());
+    println!("cargo::rustc-env=SIEM_RELAY_COMMIT={commit}");
+    if let Some(dir) = git(&["rev-parse", "--absolute-git-dir"]) {
+        // Only files that exist: cargo treats a missing one as changed on every build.
+        for file in ["HEAD", "logs/HEAD"] {
+            let path = Path::new(&dir).join(file);
+            if path.exists() {
+                println!("cargo::rerun-if-changed={}", path.display());
+            }
+        }
     }
 }
 

@@ -22,6 +22,7 @@ pub mod event;
 pub mod glob;
 pub mod input;
 pub mod logging;
+pub mod manual;
 pub mod metrics;
 pub mod pipeline;
 pub mod private_file;

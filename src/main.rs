@@ -1,17 +1,22 @@
-//! The `siem-relay` command: `run` (the default), `check` and `send`.
+//! The `siem-relay` command: `run` (the default), `check`, `ctl`, `send`, `completions`, and the
+//! hidden `manpages` that packaging uses.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 use siem_relay::client;
 use siem_relay::config::Config;
 use siem_relay::daemon::{ConfigSource, Handles};
 
-/// Forwards security events (NDJSON on a Unix socket) to SIEMs as syslog.
+/// The version and the commit it was built from (`unknown` outside a git checkout).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("SIEM_RELAY_COMMIT"), ")");
+
+/// Forwards security events (NDJSON on a Unix socket) to SIEMs as syslog, CEF, LEEF and
+/// webhooks.
 #[derive(Debug, Parser)]
-#[command(name = "siem-relay", version, args_conflicts_with_subcommands = true)]
+#[command(name = "siem-relay", version = VERSION, args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -39,6 +44,17 @@ enum Command {
         socket: Option<PathBuf>,
         /// File of events, one JSON object per line; `-` or nothing for standard input.
         file: Option<PathBuf>,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) to stdout.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (siem-relay(8), one per subcommand, siem-relay.toml(5)) into DIR.
+    #[command(hide = true)]
+    Manpages {
+        /// Directory to write the pages into (created if missing).
+        dir: PathBuf,
     },
 }
 
@@ -133,6 +149,8 @@ fn main() -> ExitCode {
         Some(Command::Check { config }) => check(config),
         Some(Command::Send { socket, file }) => send(socket, file),
         Some(Command::Ctl(args)) => ctl(args),
+        Some(Command::Completions { shell }) => completions(shell),
+        Some(Command::Manpages { dir }) => manpages(&dir),
     };
     match result {
         Ok(code) => code,
@@ -141,6 +159,42 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints the completion script for `shell`; a reader that stops early (`| head`) is no error.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<ExitCode> {
+    let mut command = Cli::command();
+    command.set_bin_name("siem-relay");
+    command.build();
+    match clap_complete::Generator::try_generate(&shell, &command, &mut std::io::stdout()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(error).context("cannot write the completion script")
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// Writes `siem-relay.8`, `siem-relay-SUBCOMMAND.8` for each visible subcommand, and
+/// `siem-relay.toml.5` (from the README's key tables) into `dir`.
+fn manpages(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let write = |name: &str, page: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, page).with_context(|| format!("cannot write {}", path.display()))
+    };
+    let render = |command: clap::Command| -> anyhow::Result<Vec<u8>> {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command).section("8").render(&mut page).context("cannot render a man page")?;
+        Ok(page)
+    };
+    let cli = Cli::command().version(VERSION);
+    write("siem-relay.8", &render(cli.clone())?)?;
+    for sub in cli.get_subcommands().filter(|sub| !sub.is_hide_set()) {
+        let name = format!("siem-relay-{}", sub.get_name());
+        write(&format!("{name}.8"), &render(sub.clone().name(name.clone()).version(VERSION))?)?;
+    }
+    write("siem-relay.toml.5", siem_relay::manual::config_page(siem_relay::manual::README, VERSION).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

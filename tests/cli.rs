@@ -504,3 +504,61 @@ fn the_full_example_config_shows_every_key_the_readme_documents() {
         .collect();
     assert!(missing.is_empty(), "config/siem-relay.toml claims to show every key but lacks {missing:?}");
 }
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let output = siem_relay().arg("--version").output().expect("run --version");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(text.starts_with(&format!("siem-relay {} (commit ", env!("CARGO_PKG_VERSION"))), "{text}");
+    let commit = text.trim().trim_end_matches(')').rsplit(' ').next().unwrap_or_default().to_owned();
+    assert!(commit == "unknown" || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())), "{text}");
+}
+
+#[test]
+fn completions_are_printed_for_each_shell_and_the_bash_one_parses() {
+    for shell in ["bash", "zsh", "fish"] {
+        let output = siem_relay().args(["completions", shell]).output().expect("run completions");
+        assert!(output.status.success(), "{shell}: {}", String::from_utf8_lossy(&output.stderr));
+        let script = String::from_utf8(output.stdout).expect("utf8");
+        assert!(script.contains("siem-relay") && script.contains("ctl"), "{shell}: {script}");
+        if shell == "bash" {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("siem-relay.bash");
+            std::fs::write(&path, &script).expect("write");
+            let status = Command::new("bash").arg("-n").arg(&path).status().expect("run bash -n");
+            assert!(status.success(), "the bash completion does not parse");
+        }
+    }
+    let output = siem_relay().args(["completions", "tcsh"]).output().expect("run completions");
+    assert!(!output.status.success() && String::from_utf8_lossy(&output.stderr).contains("tcsh"));
+}
+
+#[test]
+fn man_pages_cover_every_subcommand_and_the_config_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = siem_relay().arg("manpages").arg(dir.path()).output().expect("run manpages");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    for page in [
+        "siem-relay.8",
+        "siem-relay-run.8",
+        "siem-relay-check.8",
+        "siem-relay-ctl.8",
+        "siem-relay-send.8",
+        "siem-relay-completions.8",
+        "siem-relay.toml.5",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.starts_with(".TH ") || text.contains("\n.TH "), "{page} is not a man page");
+    }
+    let config = std::fs::read_to_string(dir.path().join("siem-relay.toml.5")).expect("config page");
+    for key in ["max_message_bytes", "leef_version", "control.sinks_dir", "queue.kind"] {
+        assert!(
+            config.contains(&format!("\\fB\\fB{}\\fR\\fR", key.replace('-', "\\-"))),
+            "{key} is not in siem-relay.toml(5)"
+        );
+    }
+    assert!(!std::fs::read_dir(dir.path())
+        .expect("dir")
+        .any(|e| e.expect("entry").file_name() == "siem-relay-manpages.8"));
+}
