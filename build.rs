@@ -9,8 +9,9 @@
 //! `CI` set they always run. `SIEM_RELAY_INTEROP=skip` ignores them deliberately (for a root
 //! user who does not want the tests to install packages).
 //!
-//! Likewise `systemd_analyze_unavailable` and `ipv6_loopback_unavailable` mark the one test
-//! each that needs `systemd-analyze` or an IPv6 loopback.
+//! Likewise `systemd_analyze_unavailable`, `ipv6_loopback_unavailable` and
+//! `systemd_layout_present` mark the one test each that needs `systemd-analyze`, an IPv6
+//! loopback, or a host without `/run/siem-relay`.
 //!
 //! The decision is re-made when `provision.sh` finishes (it rewrites
 //! `target/interop/.provisioned`) or when `CI`, `SIEM_RELAY_INTEROP`, `USER` or `SUDO_USER`
@@ -47,6 +48,15 @@ fn main() {
     if !Path::new("/usr/bin/systemd-analyze").exists() {
         println!("cargo::rustc-cfg=systemd_analyze_unavailable");
         println!("cargo::warning=the systemd-analyze test is ignored: /usr/bin/systemd-analyze is not installed (package systemd)");
+    }
+    // The default-path test plays a user session; on a host with the systemd layout
+    // (/run/siem-relay, an installed service) the rule rightly picks that instead. Not watched:
+    // /run changes all the time, and a stale decision only turns the skip into the test's own
+    // clear failure.
+    println!("cargo::rustc-check-cfg=cfg(systemd_layout_present)");
+    if Path::new("/run/siem-relay").exists() {
+        println!("cargo::rustc-cfg=systemd_layout_present");
+        println!("cargo::warning=the default-path test is ignored: /run/siem-relay exists (an installed service), which the rule prefers");
     }
     println!("cargo::rustc-check-cfg=cfg(ipv6_loopback_unavailable)");
     if std::net::TcpListener::bind("[::1]:0").is_err() {

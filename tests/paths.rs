@@ -28,6 +28,7 @@ fn text(out: &Output) -> String {
 }
 
 #[test]
+#[cfg_attr(systemd_layout_present, ignore = "/run/siem-relay exists (an installed service): see the build warning")]
 fn run_send_and_ctl_without_flags_meet_on_the_same_sockets() {
     // Where /run/siem-relay exists, the rule picks it (a systemd host): this test is about a
     // user session and must not touch an installed service.

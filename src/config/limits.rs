@@ -69,12 +69,13 @@ pub fn message_limit(
 }
 
 /// The largest datagram to `host`: IPv6 literals may use the IPv6 maximum; a name may resolve
-/// to either family, so it gets the IPv4 one, which both can carry.
+/// to either family, and an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) travels over IPv4, so
+/// both get the IPv4 one, which every path can carry.
 fn datagram_max(host: &str) -> (usize, &'static str) {
-    if host.parse::<std::net::Ipv6Addr>().is_ok() {
-        (UDP_MAX_IPV6, "over IPv6")
-    } else {
-        (UDP_MAX_IPV4, "over IPv4, which a host name may resolve to")
+    match host.parse::<std::net::Ipv6Addr>() {
+        Ok(address) if address.to_ipv4_mapped().is_some() => (UDP_MAX_IPV4, "over IPv4, which this address maps to"),
+        Ok(_) => (UDP_MAX_IPV6, "over IPv6"),
+        Err(_) => (UDP_MAX_IPV4, "over IPv4, which a host name may resolve to"),
     }
 }
 
@@ -113,5 +114,24 @@ mod tests {
         assert_eq!(datagram_max("::1").0, UDP_MAX_IPV6);
         assert_eq!(datagram_max("127.0.0.1").0, UDP_MAX_IPV4);
         assert_eq!(datagram_max("siem.example.net").0, UDP_MAX_IPV4);
+        assert_eq!(datagram_max("::ffff:10.0.0.1").0, UDP_MAX_IPV4);
+    }
+
+    /// The exact boundaries, through the whole config: the largest datagram is accepted, one
+    /// byte more is refused, for each address family.
+    #[test]
+    fn udp_limits_are_accepted_up_to_the_datagram_maximum_and_refused_one_above() {
+        let parse = |host: &str, limit: usize| {
+            let text =
+                format!("[sinks.s]\nformat = \"rfc5424\"\nurl = \"udp://{host}:514\"\nmax_message_bytes = {limit}\n");
+            crate::config::Config::parse(&text, "t.toml")
+        };
+        for (host, most) in [("127.0.0.1", UDP_MAX_IPV4), ("[::1]", UDP_MAX_IPV6), ("[::ffff:127.0.0.1]", UDP_MAX_IPV4)]
+        {
+            assert!(parse(host, most).is_ok(), "{host}: {most} refused");
+            let error = parse(host, most + 1).expect_err(host);
+            assert_eq!(error.key, "sinks.s.max_message_bytes");
+            assert!(error.message.contains(&format!("expected at most {most}")), "{host}: {}", error.message);
+        }
     }
 }

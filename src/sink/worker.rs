@@ -546,7 +546,11 @@ impl LocalDelivery {
                 Err(error) => {
                     SinkStats::add(&self.shared.stats.send_failures, 1);
                     self.writer = None;
-                    self.shared.failed("write failed", &error).await;
+                    let what = match &self.shared.config.endpoint {
+                        Endpoint::File(path) => format!("write to {} failed", path.display()),
+                        _ => "write to stdout failed".to_owned(),
+                    };
+                    self.shared.failed(&what, &error).await;
                 }
             }
         }

@@ -292,3 +292,13 @@ fn an_empty_title_names_the_event_by_its_type() {
     let (out, _) = encode(cef(&[]), r#"{"event":"scan_done","title":""}"#);
     assert_eq!(out, "CEF:0|Acme|Scanner|1.0|scan_done|scan_done|0|");
 }
+
+/// `rt` is the time the event happened, and CEF defines it as the receipt time: an event
+/// without a `timestamp` gets the time the relay received it (README: CEF mapping), so
+/// ArcSight does not place it at its own, later, receipt.
+#[test]
+fn rt_falls_back_to_the_receive_time_for_events_without_a_timestamp() {
+    let (out, _) = encode(cef(&[("rt", "timestamp")]), r#"{"event":"finding_added","severity":"high","title":"t"}"#);
+    // `event()` receives at 2024-05-01T12:00:00Z.
+    assert_eq!(out, "CEF:0|Acme|Scanner|1.0|finding_added|t|8|rt=1714564800000");
+}
