@@ -100,6 +100,9 @@ pub async fn run(
         Some((fd, _)) => input::adopt(fd)?,
         None => input::bind(&config.input.socket, config.input.socket_mode)?,
     };
+    if config.sinks.is_empty() {
+        warn!("no sinks configured: events are counted as unrouted until a sink is added (ctl create, or the config and a reload)");
+    }
     let pipeline = Arc::new(Pipeline::start(&config).map_err(|e| anyhow::anyhow!(e))?);
     let router = pipeline.router().clone();
     let input_stats = Arc::new(InputStats::default());

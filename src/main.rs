@@ -34,6 +34,10 @@ enum Command {
         /// Config file to check.
         #[arg(long, short)]
         config: PathBuf,
+        /// Print the effective configuration as TOML on stdout (defaults filled in, secrets
+        /// redacted); the verdict goes to stderr.
+        #[arg(long)]
+        print: bool,
     },
     /// Talk to a running daemon through its control API.
     Ctl(CtlArgs),
@@ -146,7 +150,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => run(cli.run, inherited),
         Some(Command::Run(args)) => run(args, inherited),
-        Some(Command::Check { config }) => check(config),
+        Some(Command::Check { config, print }) => check(config, print),
         Some(Command::Send { socket, file }) => send(socket, file),
         Some(Command::Ctl(args)) => ctl(args),
         Some(Command::Completions { shell }) => completions(shell),
@@ -251,17 +255,35 @@ async fn shutdown_signal() {
     }
 }
 
-fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
-    match Config::load(&path) {
-        Ok(config) => {
+fn check(path: PathBuf, print: bool) -> anyhow::Result<ExitCode> {
+    let loaded = if print {
+        Config::load_effective(&path).map(|(config, effective)| (config, Some(effective)))
+    } else {
+        Config::load(&path).map(|config| (config, None))
+    };
+    match loaded {
+        Ok((config, effective)) => {
+            // With --print, stdout carries only the TOML, so that it can be piped and parsed.
+            let say = |line: String| match effective {
+                Some(_) => eprintln!("{line}"),
+                None => println!("{line}"),
+            };
+            if let Some(effective) = &effective {
+                print!("{effective}");
+            }
             let names: Vec<String> = config.sinks.iter().map(|s| format!("{} ({})", s.name, s.endpoint)).collect();
-            println!("{}: OK, {} sink(s): {}", path.display(), config.sinks.len(), names.join(", "));
+            match (names.is_empty(), &config.control.sinks_dir) {
+                (true, Some(dir)) => {
+                    say(format!("{}: OK, no sinks yet (run-time sinks go to {})", path.display(), dir.display()))
+                }
+                _ => say(format!("{}: OK, {} sink(s): {}", path.display(), config.sinks.len(), names.join(", "))),
+            }
             // The state of each disk queue, read without changing anything.
             for sink in &config.sinks {
                 if let siem_relay::config::QueueKind::Disk { dir, .. } = &sink.queue_kind {
                     match siem_relay::queue::disk::inspect(dir) {
                         Ok(report) => {
-                            println!(
+                            say(format!(
                                 "queue {} ({}): {} records pending, {} bytes, {} corrupt, {} segment(s), {} quarantined",
                                 sink.name,
                                 dir.display(),
@@ -270,12 +292,12 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
                                 report.corrupt_records,
                                 report.segments,
                                 report.quarantined
-                            );
+                            ));
                             for problem in &report.problems {
-                                println!("queue {}: {problem}", sink.name);
+                                say(format!("queue {}: {problem}", sink.name));
                             }
                         }
-                        Err(error) => println!("queue {} ({}): cannot be read: {error}", sink.name, dir.display()),
+                        Err(error) => say(format!("queue {} ({}): cannot be read: {error}", sink.name, dir.display())),
                     }
                 }
             }

@@ -271,6 +271,29 @@ async fn ctl_prints_tables_and_json_and_other_users_are_refused() {
     daemon.stop().await;
 }
 
+/// The package's default config: no sink, run-time sinks on. The daemon starts, counts events
+/// as unrouted until a sink exists, then delivers to the sink the API created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_without_sinks_starts_and_takes_sinks_created_at_run_time() {
+    let receiver = StreamReceiver::tcp().await;
+    let daemon =
+        TestDaemon::start("[control]\nsinks_dir = \"{dir}/sinks.d\"\n[egress]\nallow = [\"127.0.0.0/8\"]\n").await;
+    daemon.send(&numbered_events("finding_added", 1)).await;
+    let (status, health) = daemon.control("GET", "/v1/health").await;
+    assert_eq!(status, 200, "{health}");
+    let (status, created) = daemon
+        .control_with(
+            "POST",
+            "/v1/sinks",
+            serde_json::json!({"name": "first", "format": "rfc5424", "url": receiver.url("tcp")}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    daemon.send(&numbered_events("finding_added", 2)).await;
+    assert!(eventually(WAIT, || receiver.octet_frames().len() == 2).await, "{:?}", receiver.octet_frames());
+    assert_eq!(daemon.handles.router.load().unrouted(), 1, "the event sent before any sink existed");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_time_sinks_are_created_changed_deleted_and_persisted() {
     let main = StreamReceiver::tcp().await;

@@ -263,6 +263,7 @@ pub fn build_http(
         delivery_id_header,
         static_headers,
         signing,
+        timeout,
         retry_count,
         retry_after_max,
         concurrency,

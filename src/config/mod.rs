@@ -4,6 +4,7 @@
 
 mod build;
 pub mod dropins;
+pub mod effective;
 mod encoder;
 mod error;
 pub mod file;
@@ -151,6 +152,16 @@ impl Config {
             .map_err(|e| dropins::locate(e, &merged.dropins))?;
         config.control.sinks_dir = merged.sinks_dir;
         Ok(config)
+    }
+
+    /// Reads a configuration file and renders it as the daemon will run it (`check --print`):
+    /// defaults filled in, secrets redacted.
+    pub fn load_effective(path: &Path) -> Result<(Config, String), ConfigError> {
+        let config = Config::load(path)?;
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let merged = dropins::merge(&text, &path.display().to_string(), path.parent())?;
+        let rendered = effective::render(&config, &merged.text);
+        Ok((config, rendered))
     }
 
     /// The embedded default configuration.

@@ -82,6 +82,18 @@ impl Encoder {
         }
     }
 
+    /// The `max_message_bytes` this encoder fits its records into (`None`: no limit).
+    pub fn max_message_bytes(&self) -> Option<usize> {
+        match self {
+            Encoder::Rfc5424(encoder) => encoder.max_bytes,
+            Encoder::Rfc3164(encoder) => Some(encoder.max_bytes),
+            Encoder::Cef(encoder) => encoder.max_bytes(),
+            Encoder::Leef(encoder) => encoder.max_bytes(),
+            Encoder::Teams(encoder) => Some(encoder.max_bytes),
+            Encoder::Json(_) | Encoder::Slack(_) | Encoder::SplunkHec(_) => None,
+        }
+    }
+
     /// Appends one encoded message (no framing) to `out`.
     pub fn encode(&self, event: &Event, out: &mut Vec<u8>) -> Encoded {
         match self {

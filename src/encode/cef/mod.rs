@@ -100,6 +100,11 @@ impl Cef {
         Cef { prefix, header_start: header_start.into(), version, severity, mapping: mapping.into(), max_bytes }
     }
 
+    /// The limit records are fitted into, if any.
+    pub fn max_bytes(&self) -> Option<usize> {
+        self.max_bytes
+    }
+
     /// The least `max_message_bytes` that every event fits in: the longest syslog header, the
     /// static header fields, one character each of Device Event Class ID and Name (at most 4
     /// bytes), the longest Severity, and the `|` separators.

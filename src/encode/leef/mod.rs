@@ -114,6 +114,11 @@ impl Leef {
         }
     }
 
+    /// The limit records are fitted into, if any.
+    pub fn max_bytes(&self) -> Option<usize> {
+        self.max_bytes
+    }
+
     /// The least `max_message_bytes` that every event fits in: the longest syslog header, the
     /// static header, one character of EventID (at most 4 bytes) and the delimiter field.
     pub fn min_message_bytes(&self) -> usize {

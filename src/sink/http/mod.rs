@@ -60,6 +60,8 @@ pub struct HttpSettings {
     /// Custom headers and credentials (marked sensitive, so they never print).
     pub static_headers: HeaderMap,
     pub signing: Option<SigningScheme>,
+    /// Each request's timeout (the client enforces it; kept here to report it).
+    pub timeout: Duration,
     pub retry_count: u32,
     pub retry_after_max: Duration,
     pub concurrency: usize,
