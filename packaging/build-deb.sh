@@ -15,5 +15,6 @@ gzip -9n "$out"/man/*
 ./target/release/siem-relay completions bash >"$out/completions/siem-relay"
 ./target/release/siem-relay completions zsh >"$out/completions/_siem-relay"
 ./target/release/siem-relay completions fish >"$out/completions/siem-relay.fish"
-cargo deb --no-build --locked
+# Stripped: the release profile keeps line tables for profiling, which a package does not need.
+cargo deb --no-build --locked --strip
 ls target/debian/siem-relay_*.deb

@@ -70,7 +70,7 @@ if command -v zsh >/dev/null; then zsh -n "$root/usr/share/zsh/vendor-completion
 if command -v fish >/dev/null; then fish -n "$root/usr/share/fish/vendor_completions.d/siem-relay.fish" || fail "fish completion"; fi
 # The bash completion completes: subcommands after `siem-relay `.
 words="$(bash -c 'source "$1"; COMP_WORDS=(siem-relay ""); COMP_CWORD=1; COMP_LINE="siem-relay "; COMP_POINT=${#COMP_LINE};
-    _siem-relay siem-relay "" siem-relay; printf "%s\n" "${COMPREPLY[@]}"' _ "$root/usr/share/bash-completion/completions/siem-relay")"
+    _siem__relay siem-relay "" siem-relay; printf "%s\n" "${COMPREPLY[@]}"' _ "$root/usr/share/bash-completion/completions/siem-relay")"
 for sub in run check ctl send completions; do
     grep -qx "$sub" <<<"$words" || fail "bash completion does not offer $sub (offered: $(tr '\n' ' ' <<<"$words"))"
 done

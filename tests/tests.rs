@@ -19,6 +19,7 @@ mod pipeline;
 mod provisioning;
 mod reconnect;
 mod reload;
+mod relp;
 mod rotation;
 mod secrets;
 mod systemd;

@@ -353,6 +353,7 @@ fn build_sink(
         default_mapping,
         leef_version,
         leef_delimiter,
+        relp_window,
         egress_policy,
         timeout_ms,
         retry_count,
@@ -453,12 +454,15 @@ fn build_sink(
     let (limits, when_full, queue_kind) =
         build_queue(cx, &name, queue, if chat { "drop_oldest" } else { "block" }, data_dir)?;
     let tls = match (tls, &endpoint) {
-        (Some(tls), Endpoint::Tls(target)) => Some(build_tls(cx, &name, tls, &target.host)?),
+        (Some(tls), Endpoint::Tls(target) | Endpoint::Relp(target)) => Some(build_tls(cx, &name, tls, &target.host)?),
         (None, Endpoint::Tls(target)) => Some(build_tls(cx, &name, TlsFile::default(), &target.host)?),
         (Some(tls), Endpoint::Http(url)) if url.is_https() => Some(build_tls(cx, &name, tls, url.host())?),
         (None, Endpoint::Http(url)) if url.is_https() => Some(build_tls(cx, &name, TlsFile::default(), url.host())?),
         (Some(_), other) => {
-            return Err(cx.error(key("tls"), format!("TLS settings apply to tls:// sinks only, not {}", other.kind())))
+            return Err(cx.error(
+                key("tls"),
+                format!("TLS settings apply to tls://, relp:// and https:// sinks only, not {}", other.kind()),
+            ))
         }
         (None, _) => None,
     };
@@ -485,7 +489,9 @@ fn build_sink(
                 cx.error(key("egress_policy"), "sinks created through the control API always apply the egress policy")
             )
         }
-        (true, _) if matches!(endpoint, Endpoint::Tcp(_) | Endpoint::Tls(_) | Endpoint::Udp(_)) => Some(true),
+        (true, _) if matches!(endpoint, Endpoint::Tcp(_) | Endpoint::Tls(_) | Endpoint::Udp(_) | Endpoint::Relp(_)) => {
+            Some(true)
+        }
         (_, setting) => setting,
     };
     let egress = match (&endpoint, egress_policy) {
@@ -493,10 +499,28 @@ fn build_sink(
             return Err(cx.error(key("egress_policy"), "webhook sinks always apply the [egress] policy"))
         }
         (Endpoint::Http(_), None) => Some(egress_policy_of_config.clone()),
-        (Endpoint::Tcp(_) | Endpoint::Tls(_) | Endpoint::Udp(_), Some(true)) => Some(egress_policy_of_config.clone()),
-        (Endpoint::Tcp(_) | Endpoint::Tls(_) | Endpoint::Udp(_), _) => None,
+        (Endpoint::Tcp(_) | Endpoint::Tls(_) | Endpoint::Udp(_) | Endpoint::Relp(_), Some(true)) => {
+            Some(egress_policy_of_config.clone())
+        }
+        (Endpoint::Tcp(_) | Endpoint::Tls(_) | Endpoint::Udp(_) | Endpoint::Relp(_), _) => None,
         (other, Some(_)) => {
             return Err(cx.error(key("egress_policy"), format!("applies to network sinks only, not {}", other.kind())))
+        }
+        (_, None) => None,
+    };
+    let relp = match (&endpoint, relp_window) {
+        (Endpoint::Relp(_), window) => {
+            let window = window.unwrap_or(crate::sink::relp::DEFAULT_WINDOW);
+            if !(1..=crate::sink::relp::MAX_WINDOW).contains(&window) {
+                return Err(cx.error(
+                    key("relp_window"),
+                    format!("expected 1 to {}, found {window}", crate::sink::relp::MAX_WINDOW),
+                ));
+            }
+            Some(crate::sink::relp::RelpSettings { window })
+        }
+        (other, Some(_)) => {
+            return Err(cx.error(key("relp_window"), format!("applies to relp:// sinks only, not {}", other.kind())))
         }
         (_, None) => None,
     };
@@ -566,6 +590,7 @@ fn build_sink(
         backoff_max,
         tls,
         http,
+        relp,
         egress,
     })
 }

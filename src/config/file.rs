@@ -188,6 +188,8 @@ pub struct SinkFile {
     pub leef_version: Option<String>,
     /// LEEF 2.0: the attribute delimiter, one character or its hex form (`x5E`); default tab.
     pub leef_delimiter: Option<String>,
+    /// RELP: most `syslog` commands unanswered at a time (default 128).
+    pub relp_window: Option<usize>,
     /// Syslog and CEF sinks: apply the `[egress]` policy to this sink's connections too.
     pub egress_policy: Option<bool>,
     /// Webhooks: request timeout, 1000-30000 ms (default 5000).

@@ -1,12 +1,12 @@
 //! `max_message_bytes`: one rule for every format and transport. The limit a sink runs with is
 //! the configured value or the default of its wire format (RFC 3164: 1024) or transport (UDP:
-//! 2048); it must lie between the least the format's header needs and the most the transport
+//! 2048, RELP: 128 KiB); it must lie between the least the format's header needs and the most the transport
 //! can carry, so that every record the encoder fits into it is whole and deliverable.
 
 use super::build::Context;
 use super::ConfigError;
 use crate::encode::{rfc3164, rfc5424, Encoder};
-use crate::transport::Endpoint;
+use crate::transport::{relp, Endpoint};
 
 /// RFC 5426 section 3.2: every receiver SHOULD take 2048-octet datagrams.
 pub const UDP_DEFAULT: usize = 2048;
@@ -35,6 +35,8 @@ pub fn message_limit(
         return Ok(match endpoint {
             _ if rfc3164_header => Some(rfc3164::DEFAULT_MAX_BYTES),
             Endpoint::Udp(_) => Some(UDP_DEFAULT),
+            // A larger `syslog` command is not RELP (relp.md: DATA is at most 128 KiB).
+            Endpoint::Relp(_) => Some(relp::MAX_DATA),
             _ => None,
         });
     };
@@ -45,6 +47,12 @@ pub fn message_limit(
         return Err(cx.error(
             key,
             format!("expected at least {} (RFC 5426 section 3.2), found {n}", rfc5424::MIN_MESSAGE_BYTES),
+        ));
+    }
+    if matches!(endpoint, Endpoint::Relp(_)) && n > relp::MAX_DATA {
+        return Err(cx.error(
+            key,
+            format!("expected at most {} (the largest RELP frame data, relp.md), found {n}", relp::MAX_DATA),
         ));
     }
     if let Endpoint::Udp(target) = endpoint {

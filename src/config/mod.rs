@@ -122,6 +122,8 @@ pub struct SinkConfig {
     pub tls: Option<TlsClient>,
     /// Present for webhook (`http://`, `https://`) sinks.
     pub http: Option<Arc<HttpSettings>>,
+    /// Present for `relp://` sinks.
+    pub relp: Option<crate::sink::relp::RelpSettings>,
     /// The egress policy this sink's connections are checked against, if any (always for
     /// webhooks; for syslog sinks with `egress_policy = true`).
     pub egress: Option<Arc<EgressPolicy>>,

@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::backoff::Backoff;
+use super::relp::{RelpDelivery, RelpSettings};
 use super::stats::{EncodeTally, SinkStats};
 use super::window::{Replay, ReplayWindow};
 use crate::config::SinkConfig;
@@ -108,11 +109,12 @@ pub async fn run(
     Vec::new()
 }
 
-/// Encoded, framed messages of one batch, with message boundaries for datagram transports.
-struct Batch {
-    bytes: Vec<u8>,
+/// Encoded, framed messages of one batch, with message boundaries for datagram transports
+/// (and RELP, one command per message).
+pub(super) struct Batch {
+    pub(super) bytes: Vec<u8>,
     /// End offset of each message in `bytes`.
-    ends: Vec<usize>,
+    pub(super) ends: Vec<usize>,
 }
 
 fn encode_batch(config: &SinkConfig, events: &[Arc<Event>], scratch: &mut Vec<u8>, stats: &SinkStats) -> Batch {
@@ -136,6 +138,7 @@ enum Delivery {
     Stream(StreamDelivery),
     Udp(UdpDelivery),
     Local(LocalDelivery),
+    Relp(RelpDelivery),
 }
 
 impl Delivery {
@@ -152,6 +155,10 @@ impl Delivery {
             }),
             Endpoint::Udp(_) => Delivery::Udp(UdpDelivery { shared, socket: None, sent_of_batch: 0 }),
             Endpoint::File(_) | Endpoint::Console => Delivery::Local(LocalDelivery { shared, writer: None }),
+            Endpoint::Relp(_) => {
+                let settings = config.relp.unwrap_or(RelpSettings { window: super::relp::DEFAULT_WINDOW });
+                Delivery::Relp(RelpDelivery::new(shared, settings))
+            }
             Endpoint::Http(_) => unreachable!("webhook sinks run in sink::http"),
         }
     }
@@ -169,6 +176,7 @@ impl Delivery {
                 local.deliver(&batch.bytes, events.len()).await;
                 local.shared.queue.ack(token);
             }
+            Delivery::Relp(relp) => relp.deliver(batch, events, token).await,
         }
     }
 
@@ -176,6 +184,7 @@ impl Delivery {
     fn take_unconfirmed(&mut self) -> Vec<Arc<Event>> {
         match self {
             Delivery::Stream(stream) => stream.window.take_unconfirmed(),
+            Delivery::Relp(relp) => relp.take_unanswered(),
             Delivery::Udp(_) | Delivery::Local(_) => Vec::new(),
         }
     }
@@ -184,7 +193,7 @@ impl Delivery {
     /// tracked in a replay window (and so would otherwise go uncounted).
     fn untracked_in_flight(&self, events: usize) -> usize {
         match self {
-            Delivery::Stream(_) => 0,
+            Delivery::Stream(_) | Delivery::Relp(_) => 0,
             Delivery::Udp(udp) => events - udp.sent_of_batch,
             Delivery::Local(_) => events,
         }
@@ -195,6 +204,7 @@ impl Delivery {
             Delivery::Stream(stream) => stream.connection.is_some() || stream.has_replay(),
             // An open file: noticing its rotation while idle closes the old one promptly.
             Delivery::Local(local) => matches!(local.writer, Some(LocalWriter::File(_))),
+            Delivery::Relp(relp) => relp.needs_maintenance(),
             Delivery::Udp(_) => false,
         }
     }
@@ -205,6 +215,7 @@ impl Delivery {
         match self {
             Delivery::Stream(stream) => stream.maintain().await,
             Delivery::Local(local) => local.close_if_stale(),
+            Delivery::Relp(relp) => relp.maintain().await,
             Delivery::Udp(_) => {}
         }
     }
@@ -212,6 +223,7 @@ impl Delivery {
     fn unconfirmed_events(&self) -> usize {
         match self {
             Delivery::Stream(stream) => stream.window.unconfirmed_events(),
+            Delivery::Relp(relp) => relp.unanswered(),
             Delivery::Udp(_) | Delivery::Local(_) => 0,
         }
     }
@@ -219,31 +231,33 @@ impl Delivery {
     /// Waits until everything written is confirmed (streams), re-sending over a new connection
     /// if the old one breaks meanwhile.
     async fn settle(&mut self) {
-        if let Delivery::Stream(stream) = self {
-            stream.settle().await;
+        match self {
+            Delivery::Stream(stream) => stream.settle().await,
+            Delivery::Relp(relp) => relp.settle().await,
+            Delivery::Udp(_) | Delivery::Local(_) => {}
         }
     }
 }
 
 /// What every transport's delivery needs.
-struct Shared {
-    config: Arc<SinkConfig>,
-    stats: Arc<SinkStats>,
-    backoff: Backoff,
+pub(super) struct Shared {
+    pub(super) config: Arc<SinkConfig>,
+    pub(super) stats: Arc<SinkStats>,
+    pub(super) backoff: Backoff,
     /// Acknowledged as deliveries are confirmed.
-    queue: Arc<SinkQueue>,
+    pub(super) queue: Arc<SinkQueue>,
 }
 
 impl Shared {
     /// Logs a failed attempt and waits out the backoff delay.
-    async fn failed(&mut self, what: &str, error: impl std::fmt::Display) {
+    pub(super) async fn failed(&mut self, what: &str, error: impl std::fmt::Display) {
         self.stats.set_last_error(format_args!("{what}: {error}"));
         let delay = self.backoff.next_delay();
         warn!(sink = %self.config.name, "{what}: {error}; retrying in {delay:.1?}");
         tokio::time::sleep(delay).await;
     }
 
-    fn succeeded(&mut self) {
+    pub(super) fn succeeded(&mut self) {
         self.backoff.reset();
     }
 }
@@ -563,6 +577,7 @@ pub fn framing_for(endpoint: &Endpoint, configured: Framing) -> Option<Framing> 
     match endpoint {
         Endpoint::Tcp(_) | Endpoint::Tls(_) => Some(configured),
         Endpoint::File(_) | Endpoint::Console => Some(Framing::Lf),
-        Endpoint::Udp(_) | Endpoint::Http(_) => None,
+        // RELP frames each message itself (a `syslog` command with its length).
+        Endpoint::Udp(_) | Endpoint::Relp(_) | Endpoint::Http(_) => None,
     }
 }

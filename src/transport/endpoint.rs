@@ -11,6 +11,8 @@ pub enum Endpoint {
     Udp(HostPort),
     Tcp(HostPort),
     Tls(HostPort),
+    /// RELP (rsyslog's Reliable Event Logging Protocol) over TCP, or TLS with the sink's `tls`.
+    Relp(HostPort),
     /// A webhook (`http://` or `https://`).
     Http(WebhookUrl),
     /// Appends to a local file (for debugging and local archives).
@@ -25,6 +27,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Udp(target) => write!(f, "udp://{target}"),
             Endpoint::Tcp(target) => write!(f, "tcp://{target}"),
             Endpoint::Tls(target) => write!(f, "tls://{target}"),
+            Endpoint::Relp(target) => write!(f, "relp://{target}"),
             Endpoint::Http(url) => write!(f, "{url}"),
             Endpoint::File(path) => write!(f, "file://{}", path.display()),
             Endpoint::Console => f.write_str("console"),
@@ -50,12 +53,14 @@ impl fmt::Display for HostPort {
 }
 
 /// What a valid URL looks like, for error messages.
-pub const EXPECTED: &str = "a URL such as udp://host:514, tcp://host:514, tls://host:6514, https://host/path, \
+pub const EXPECTED: &str =
+    "a URL such as udp://host:514, tcp://host:514, tls://host:6514, relp://host:2514, https://host/path, \
      file:///var/log/events.log or console";
 
 impl Endpoint {
-    /// Parses a sink URL. The port defaults to 514 for udp and tcp (RFC 5426, common practice)
-    /// and 6514 for tls (RFC 5425 section 4.1).
+    /// Parses a sink URL. The port defaults to 514 for udp and tcp (RFC 5426, common practice),
+    /// 6514 for tls (RFC 5425 section 4.1) and 2514 for relp (rsyslog's examples; RELP has no
+    /// assigned port).
     pub fn parse(url: &str) -> Result<Endpoint, String> {
         if url == "console" {
             return Ok(Endpoint::Console);
@@ -67,6 +72,7 @@ impl Endpoint {
             "udp" => parse_host_port(rest, 514).map(Endpoint::Udp),
             "tcp" => parse_host_port(rest, 514).map(Endpoint::Tcp),
             "tls" => parse_host_port(rest, 6514).map(Endpoint::Tls),
+            "relp" => parse_host_port(rest, 2514).map(Endpoint::Relp),
             "http" | "https" => WebhookUrl::parse(url).map(Endpoint::Http),
             "file" if rest.starts_with('/') && rest.len() > 1 => Ok(Endpoint::File(PathBuf::from(rest))),
             "file" => Err(format!("expected an absolute path such as file:///var/log/events.log, found {url:?}")),
@@ -81,6 +87,7 @@ impl Endpoint {
             Endpoint::Udp(_) => "udp",
             Endpoint::Tcp(_) => "tcp",
             Endpoint::Tls(_) => "tls",
+            Endpoint::Relp(_) => "relp",
             Endpoint::Http(url) if url.is_https() => "https",
             Endpoint::Http(_) => "http",
             Endpoint::File(_) => "file",
@@ -138,6 +145,8 @@ mod tests {
         assert_eq!(Endpoint::parse("udp://10.0.0.1"), Ok(Endpoint::Udp(hp("10.0.0.1", 514))));
         assert_eq!(Endpoint::parse("tcp://siem.example:1514"), Ok(Endpoint::Tcp(hp("siem.example", 1514))));
         assert_eq!(Endpoint::parse("tls://siem.example"), Ok(Endpoint::Tls(hp("siem.example", 6514))));
+        assert_eq!(Endpoint::parse("relp://siem.example"), Ok(Endpoint::Relp(hp("siem.example", 2514))));
+        assert_eq!(Endpoint::parse("relp://[::1]:20514"), Ok(Endpoint::Relp(hp("::1", 20514))));
         assert_eq!(Endpoint::parse("tls://[::1]:6514/"), Ok(Endpoint::Tls(hp("::1", 6514))));
         assert_eq!(Endpoint::parse("tcp://[fe80::1]"), Ok(Endpoint::Tcp(hp("fe80::1", 514))));
         assert_eq!(Endpoint::parse("file:///var/log/x.log"), Ok(Endpoint::File("/var/log/x.log".into())));

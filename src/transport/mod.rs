@@ -5,6 +5,7 @@ pub mod endpoint;
 pub mod framing;
 pub mod http;
 pub mod outq;
+pub mod relp;
 pub mod stream;
 pub mod tls;
 pub mod udp;

@@ -141,6 +141,33 @@ impl StreamConnection {
         }
     }
 
+    fn poll_read_into(&mut self, context: &mut Context<'_>, buf: &mut Vec<u8>) -> Poll<io::Result<usize>> {
+        let mut scratch = [0u8; 4096];
+        let mut read = ReadBuf::new(&mut scratch);
+        let poll = match self {
+            StreamConnection::Tcp(tcp) => Pin::new(tcp).poll_read(context, &mut read),
+            StreamConnection::Tls(tls) => Pin::new(tls.as_mut()).poll_read(context, &mut read),
+        };
+        poll.map_ok(|()| {
+            buf.extend_from_slice(read.filled());
+            read.filled().len()
+        })
+    }
+
+    /// Reads what the peer sent (for protocols that answer, such as RELP), waiting for at least
+    /// one byte; `Ok(0)` when the peer closed.
+    pub async fn read_into(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        std::future::poll_fn(|context| self.poll_read_into(context, buf)).await
+    }
+
+    /// Reads what the peer sent without waiting: `None` when nothing has arrived.
+    pub fn try_read_into(&mut self, buf: &mut Vec<u8>) -> io::Result<Option<usize>> {
+        match self.poll_read_into(&mut Context::from_waker(Waker::noop()), buf) {
+            Poll::Pending => Ok(None),
+            Poll::Ready(result) => result.map(Some),
+        }
+    }
+
     /// Looks, without waiting, whether the peer closed or broke the connection. Anything the
     /// peer sent is read and discarded: syslog receivers have nothing to say on this channel.
     pub fn peer_state(&mut self) -> PeerState {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Provision the real syslog receivers used by the interop integration tests:
-#   * rsyslog (+ rsyslog-gnutls for RFC 5425 TLS), installed as Debian packages;
+#   * rsyslog (+ rsyslog-gnutls for RFC 5425 TLS, rsyslog-relp for imrelp), installed as
+#     Debian packages;
 #   * syslog-ng (syslog-ng-core), which conflicts with rsyslog as a package, so it
 #     is only downloaded and unpacked into target/interop/syslog-ng and run from there:
 #       LD_LIBRARY_PATH=$DIR/usr/lib/syslog-ng $DIR/usr/sbin/syslog-ng \
@@ -43,7 +44,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Packages (and the files that prove they are really there).
-rsyslog_pkgs=(rsyslog rsyslog-gnutls)
+rsyslog_pkgs=(rsyslog rsyslog-gnutls rsyslog-relp)
 # Runtime libraries of the extracted syslog-ng-core that are not on a minimal system.
 sng_lib_pkgs=(libivykis0 libpcre3 libnet1 libwrap0 libjson-c5 libglib2.0-0 libcap2 libssl3 libsystemd0)
 # The example configs use the system trust store for TLS sinks; `check` reads it.
@@ -149,6 +150,7 @@ need_rsyslog=0
 for p in "${rsyslog_pkgs[@]}"; do pkg_installed "$p" || need_rsyslog=1; done
 [ -x /usr/sbin/rsyslogd ] || need_rsyslog=1
 [ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || [ -n "$(find /usr/lib -name lmnsd_gtls.so 2>/dev/null | head -n1)" ] || need_rsyslog=1
+[ -n "$(find /usr/lib -name imrelp.so 2>/dev/null | head -n1)" ] || need_rsyslog=1
 
 all_pkgs=("${sng_lib_pkgs[@]}")
 [ "$need_rsyslog" = 1 ] && all_pkgs=("${rsyslog_pkgs[@]}" "${all_pkgs[@]}")
@@ -158,6 +160,7 @@ stop_new_system_rsyslogd "$rsyslogd_before"
 
 [ -x /usr/sbin/rsyslogd ] || die "/usr/sbin/rsyslogd missing after install"
 find /usr/lib -name lmnsd_gtls.so 2>/dev/null | grep -q . || die "rsyslog gtls network stream driver (lmnsd_gtls.so) missing"
+find /usr/lib -name imrelp.so 2>/dev/null | grep -q . || die "rsyslog RELP input (imrelp.so, package rsyslog-relp) missing"
 
 # -------------------------------------------------------------- syslog-ng ---
 sng_bin="$sng_dir/usr/sbin/syslog-ng"

@@ -12,6 +12,7 @@ pub mod leef_strict;
 pub mod listeners;
 pub mod provision;
 pub mod receivers;
+pub mod relp_server;
 pub mod rfc3164_strict;
 pub mod rfc5424_strict;
 pub mod webhook_verifier;

@@ -12,7 +12,7 @@
 //! JSON object per received message to `records.json` in that directory. [`Receiver::records`]
 //! turns those lines into [`Record`]s, field by field as the receiver parsed them.
 //!
-//! The binaries come from `tests/interop/provision.sh` (rsyslog + rsyslog-gnutls installed
+//! The binaries come from `tests/interop/provision.sh` (rsyslog + rsyslog-gnutls + rsyslog-relp installed
 //! from Debian; syslog-ng-core unpacked into `target/interop/syslog-ng` because it conflicts
 //! with rsyslog as a package). [`Receiver::start`] runs that script once per test process when
 //! a binary is missing; if it is still missing afterwards it panics (where provisioning cannot
@@ -256,6 +256,10 @@ pub enum Transport {
     /// syslog-ng: `syslog(transport("tls"))` with `peer-verify(optional-untrusted)`, or
     /// `required-trusted` when `require_client_cert`.
     Tls { ca_file: PathBuf, cert_file: PathBuf, key_file: PathBuf, require_client_cert: bool },
+    /// RELP (rsyslog only: `imrelp` from Debian's rsyslog-relp; syslog-ng has no RELP source).
+    /// The main queue is `Direct`, so rsyslog answers `200` only once the message is written
+    /// to `records.json`: a `kill -9` then loses nothing it acknowledged.
+    Relp,
 }
 
 impl Transport {
@@ -898,6 +902,10 @@ fn rsyslog_config(w: &Path, port: u16, transport: &Transport, o: &Options) -> St
                  supportOctetCountedFraming=\"on\")"
             );
         }
+        Transport::Relp => {
+            c.push_str("main_queue(queue.type=\"Direct\")\nmodule(load=\"imrelp\")\n");
+            let _ = writeln!(c, "input(type=\"imrelp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"rx\")");
+        }
         Transport::Tls { ca_file, cert_file, key_file, require_client_cert } => {
             c.push_str("module(load=\"imtcp\" maxSessions=\"1000\")\n");
             let _ = writeln!(
@@ -953,6 +961,7 @@ fn syslog_ng_config(w: &Path, port: u16, transport: &Transport, o: &Options) -> 
             qp(ca_file),
             if *require_client_cert { "required-trusted" } else { "optional-untrusted" }
         ),
+        Transport::Relp => panic!("syslog-ng has no RELP source: RELP tests use rsyslog"),
     };
     let _ = writeln!(c, "source s_net {{ {source}; }};");
     c.push_str("source s_internal { internal(); };\n");
@@ -1005,7 +1014,7 @@ fn missing(kind: Kind) -> Option<String> {
                         .flatten()
                         .any(|d| d.path().join("rsyslog").join(m).exists())
             };
-            for m in ["lmnsd_gtls.so", "mmpstrucdata.so", "imtcp.so", "imudp.so"] {
+            for m in ["lmnsd_gtls.so", "mmpstrucdata.so", "imtcp.so", "imudp.so", "imrelp.so"] {
                 if !found(m) {
                     return Some(format!("rsyslog module {m} not found"));
                 }
