@@ -260,6 +260,27 @@ async fn rsyslog_relp_round_trip() {
     round_trip(Kind::Rsyslog, Transport::Relp, "relp", "").await;
 }
 
+/// RELP over mutual TLS (the sink's `tls` table) to rsyslog's `imrelp` with `tls="on"`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(interop_unavailable, ignore = "needs rsyslog and syslog-ng: see the build warning")]
+async fn rsyslog_relp_over_tls_round_trip() {
+    let certs = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new(certs.path(), &["127.0.0.1", "localhost"]);
+    let transport = Transport::RelpTls {
+        ca_file: pki.ca_file.clone(),
+        cert_file: pki.server_cert_file.clone(),
+        key_file: pki.server_key_file.clone(),
+    };
+    // librelp's TLS always asks for a client certificate: mutual TLS.
+    let tls = format!(
+        "tls = {{ ca_file = \"{}\", cert_file = \"{}\", key_file = \"{}\" }}",
+        pki.ca_file.display(),
+        pki.client_cert_file.display(),
+        pki.client_key_file.display()
+    );
+    round_trip(Kind::Rsyslog, transport, "relp", &tls).await;
+}
+
 /// Ids of the records rsyslog wrote, with how often each came.
 fn ids_with_counts(receiver: &Receiver) -> std::collections::HashMap<String, usize> {
     let mut ids = std::collections::HashMap::new();

@@ -260,6 +260,10 @@ pub enum Transport {
     /// The main queue is `Direct`, so rsyslog answers `200` only once the message is written
     /// to `records.json`: a `kill -9` then loses nothing it acknowledged.
     Relp,
+    /// RELP over TLS (`imrelp` with `tls="on"`, GnuTLS via librelp), which always asks for a
+    /// client certificate: `tls.authMode="certvalid"` (the chain must verify against
+    /// `ca_file`, the name is not checked).
+    RelpTls { ca_file: PathBuf, cert_file: PathBuf, key_file: PathBuf },
 }
 
 impl Transport {
@@ -477,6 +481,10 @@ impl Receiver {
                     key_file: abs(key_file)?,
                     require_client_cert,
                 }
+            }
+            Transport::RelpTls { ca_file, cert_file, key_file } => {
+                let abs = |p: PathBuf| p.canonicalize().map_err(|e| format!("TLS file {}: {e}", p.display()));
+                Transport::RelpTls { ca_file: abs(ca_file)?, cert_file: abs(cert_file)?, key_file: abs(key_file)? }
             }
             t => t,
         };
@@ -906,6 +914,17 @@ fn rsyslog_config(w: &Path, port: u16, transport: &Transport, o: &Options) -> St
             c.push_str("main_queue(queue.type=\"Direct\")\nmodule(load=\"imrelp\")\n");
             let _ = writeln!(c, "input(type=\"imrelp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"rx\")");
         }
+        Transport::RelpTls { ca_file, cert_file, key_file } => {
+            c.push_str("main_queue(queue.type=\"Direct\")\nmodule(load=\"imrelp\")\n");
+            let _ = writeln!(
+                c,
+                "input(type=\"imrelp\" address=\"127.0.0.1\" port=\"{port}\" ruleset=\"rx\" tls=\"on\"\n      \
+                 tls.caCert={} tls.myCert={} tls.myPrivKey={} tls.authMode=\"certvalid\")",
+                qp(ca_file),
+                qp(cert_file),
+                qp(key_file)
+            );
+        }
         Transport::Tls { ca_file, cert_file, key_file, require_client_cert } => {
             c.push_str("module(load=\"imtcp\" maxSessions=\"1000\")\n");
             let _ = writeln!(
@@ -961,7 +980,7 @@ fn syslog_ng_config(w: &Path, port: u16, transport: &Transport, o: &Options) -> 
             qp(ca_file),
             if *require_client_cert { "required-trusted" } else { "optional-untrusted" }
         ),
-        Transport::Relp => panic!("syslog-ng has no RELP source: RELP tests use rsyslog"),
+        Transport::Relp | Transport::RelpTls { .. } => panic!("syslog-ng has no RELP source: RELP tests use rsyslog"),
     };
     let _ = writeln!(c, "source s_net {{ {source}; }};");
     c.push_str("source s_internal { internal(); };\n");
