@@ -125,7 +125,9 @@ pub async fn run(
         sinks_dir: config.control.sinks_dir.clone(),
         max_sinks: config.control.max_sinks,
         changes: Arc::default(),
+        rates: Arc::default(),
     };
+    tokio::spawn(crate::control::rates::run(control_state.rates.clone(), router.clone(), stop_control.clone()));
     let control = input::bind(&config.control.socket, config.control.socket_mode)?;
     let control_path = control.path.clone();
     // The socket file is removed on exit by this guard.
@@ -137,12 +139,24 @@ pub async fn run(
         stop_control.clone(),
     ));
     if let Some(tcp) = &config.control.tcp {
-        let listener = tokio::net::TcpListener::bind(tcp.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("control.listen {}: {e}", tcp.listen))?;
-        info!(address = %tcp.listen, tokens = tcp.tokens.len(), "control API over TLS");
         let tokens = Arc::new(tcp.tokens.clone());
-        tokio::spawn(server::serve_tls(listener, tcp.tls.clone(), tokens, control_state.clone(), stop_control.clone()));
+        let listeners = [("control.listen", tcp.listen, false), ("control.console_listen", tcp.console_listen, true)];
+        for (key, address, console) in listeners {
+            let Some(address) = address else { continue };
+            let listener =
+                tokio::net::TcpListener::bind(address).await.map_err(|e| anyhow::anyhow!("{key} {address}: {e}"))?;
+            let scheme = if tcp.tls.is_some() { "https" } else { "http" };
+            let what = if console { "operator console and control API" } else { "control API" };
+            info!(url = %format!("{scheme}://{}/", listener.local_addr().unwrap_or(address)), tokens = tokens.len(), "{what}");
+            tokio::spawn(server::serve_tokens(
+                listener,
+                tcp.tls.clone(),
+                tokens.clone(),
+                control_state.clone(),
+                console,
+                stop_control.clone(),
+            ));
+        }
     }
     if let Some(address) = config.control.metrics_listen {
         let listener = tokio::net::TcpListener::bind(address)

@@ -8,6 +8,7 @@ mod bad_input;
 mod bench_tool;
 mod cef;
 mod cli;
+mod console;
 mod control;
 mod disk_queue;
 mod encoding;

@@ -157,6 +157,7 @@ fn build_control(cx: &Context<'_>, control: ControlFile, input_socket: &Path) ->
         sinks_dir,
         max_sinks,
         listen,
+        console_listen,
         tls,
         tokens,
     } = control;
@@ -191,17 +192,7 @@ fn build_control(cx: &Context<'_>, control: ControlFile, input_socket: &Path) ->
     if max_sinks == 0 {
         return Err(cx.error("control.max_sinks", "expected at least 1"));
     }
-    let tcp = match (listen, tls) {
-        (None, None) if tokens.is_empty() => None,
-        (None, _) => return Err(cx.error("control.listen", "control.tls and control.tokens need control.listen")),
-        (Some(_), None) => {
-            return Err(cx.error(
-                "control.tls",
-                "the TCP listener needs { cert_file, key_file }: tokens never travel in clear text",
-            ))
-        }
-        (Some(listen), Some(tls)) => Some(build_control_tcp(cx, &listen, tls, tokens)?),
-    };
+    let tcp = build_control_tcp(cx, listen, console_listen, tls, tokens)?;
     Ok(ControlConfig {
         tcp,
         socket,
@@ -214,38 +205,54 @@ fn build_control(cx: &Context<'_>, control: ControlFile, input_socket: &Path) ->
     })
 }
 
+/// The TCP listeners of the control API: `control.listen` (TLS) and `control.console_listen`
+/// (the console; TLS when `control.tls` is set, plain HTTP on loopback only), both authorised
+/// by `control.tokens`.
 fn build_control_tcp(
     cx: &Context<'_>,
-    listen: &str,
-    tls: ControlTlsFile,
+    listen: Option<String>,
+    console_listen: Option<String>,
+    tls: Option<ControlTlsFile>,
     tokens: Vec<TokenFile>,
-) -> Result<ControlTcp, ConfigError> {
-    use rustls::pki_types::pem::PemObject;
-    let listen = listen.parse::<std::net::SocketAddr>().map_err(|_| {
-        cx.error("control.listen", format!("expected an address such as 127.0.0.1:9443, found {listen:?}"))
-    })?;
-    let ControlTlsFile { cert_file, key_file } = tls;
-    let (cert_file, key_file) = (cx.path(cert_file), cx.path(key_file));
-    let chain = rustls::pki_types::CertificateDer::pem_file_iter(&cert_file)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|_| {
-            cx.error("control.tls.cert_file", format!("cannot read PEM certificates from {}", cert_file.display()))
-        })?;
-    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key_file).map_err(|_| {
-        cx.error("control.tls.key_file", format!("cannot read a PEM private key from {}", key_file.display()))
-    })?;
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| cx.error("control.tls", e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .map_err(|e| cx.error("control.tls.key_file", format!("certificate and key do not fit together: {e}")))?;
+) -> Result<Option<ControlTcp>, ConfigError> {
+    let address = |key: &str, text: String, example: &str| {
+        text.parse::<std::net::SocketAddr>()
+            .map_err(|_| cx.error(key, format!("expected an address such as {example}, found {text:?}")))
+    };
+    let listen = listen.map(|text| address("control.listen", text, "127.0.0.1:9443")).transpose()?;
+    let console_listen =
+        console_listen.map(|text| address("control.console_listen", text, "127.0.0.1:9465")).transpose()?;
+    if listen.is_none() && console_listen.is_none() {
+        if tls.is_some() || !tokens.is_empty() {
+            return Err(cx.error(
+                "control.listen",
+                "control.tls and control.tokens need control.listen or control.console_listen",
+            ));
+        }
+        return Ok(None);
+    }
+    if listen.is_some() && tls.is_none() {
+        return Err(cx.error(
+            "control.tls",
+            "the TCP listener needs { cert_file, key_file }: tokens never travel in clear text",
+        ));
+    }
+    if let Some(console) = console_listen.filter(|address| !address.ip().is_loopback() && tls.is_none()) {
+        return Err(cx.error(
+            "control.console_listen",
+            format!(
+                "{console} is not a loopback address: serving the console there needs control.tls (HTTPS), since \
+                 tokens never travel in clear text over a network"
+            ),
+        ));
+    }
     if tokens.is_empty() {
         return Err(cx.error(
             "control.tokens",
-            "the TCP listener needs at least one token: [{ sha256 = \"...\", role = \"viewer\" }]",
+            "the TCP listeners need at least one token: [{ sha256 = \"...\", role = \"viewer\" }]",
         ));
     }
+    let tls = tls.map(|tls| control_tls_config(cx, tls)).transpose()?;
     let tokens = tokens
         .into_iter()
         .enumerate()
@@ -266,7 +273,29 @@ fn build_control_tcp(
             Ok(Token { sha256: hash, role, name: name.unwrap_or_else(|| format!("token {index}")) })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(ControlTcp { listen, tls: Arc::new(config), tokens })
+    Ok(Some(ControlTcp { listen, console_listen, tls, tokens }))
+}
+
+/// The TLS server configuration of the control listeners.
+fn control_tls_config(cx: &Context<'_>, tls: ControlTlsFile) -> Result<Arc<rustls::ServerConfig>, ConfigError> {
+    use rustls::pki_types::pem::PemObject;
+    let ControlTlsFile { cert_file, key_file } = tls;
+    let (cert_file, key_file) = (cx.path(cert_file), cx.path(key_file));
+    let chain = rustls::pki_types::CertificateDer::pem_file_iter(&cert_file)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|_| {
+            cx.error("control.tls.cert_file", format!("cannot read PEM certificates from {}", cert_file.display()))
+        })?;
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key_file).map_err(|_| {
+        cx.error("control.tls.key_file", format!("cannot read a PEM private key from {}", key_file.display()))
+    })?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| cx.error("control.tls", e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| cx.error("control.tls.key_file", format!("certificate and key do not fit together: {e}")))?;
+    Ok(Arc::new(config))
 }
 
 fn system_hostname() -> String {

@@ -57,7 +57,11 @@ pub struct ControlFile {
     pub max_sinks: Option<usize>,
     /// Also serve the control API over TLS on this TCP address, for bearer tokens.
     pub listen: Option<String>,
-    /// The TCP listener's certificate and key (PEM); required with `listen`.
+    /// Serve the operator console (a web page) and the API on this TCP address, authorised by
+    /// `tokens`: plain HTTP on a loopback address, HTTPS when `tls` is set (required for any
+    /// other address).
+    pub console_listen: Option<String>,
+    /// The TCP listeners' certificate and key (PEM); required with `listen`.
     pub tls: Option<ControlTlsFile>,
     /// Bearer tokens for the TCP listener, stored only as SHA-256 hashes.
     #[serde(default)]

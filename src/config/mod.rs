@@ -62,11 +62,14 @@ pub struct ControlConfig {
     pub tcp: Option<ControlTcp>,
 }
 
-/// The control API over TLS on TCP, authenticated with bearer tokens.
+/// The control API on TCP, authenticated with bearer tokens: over TLS on `control.listen`, and
+/// with the operator console on `control.console_listen` (HTTPS when `control.tls` is set, else
+/// plain HTTP, which only a loopback address may use).
 #[derive(Clone)]
 pub struct ControlTcp {
-    pub listen: std::net::SocketAddr,
-    pub tls: Arc<rustls::ServerConfig>,
+    pub listen: Option<std::net::SocketAddr>,
+    pub console_listen: Option<std::net::SocketAddr>,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
     pub tokens: Vec<crate::control::auth::Token>,
 }
 
@@ -75,6 +78,8 @@ impl std::fmt::Debug for ControlTcp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ControlTcp")
             .field("listen", &self.listen)
+            .field("console_listen", &self.console_listen)
+            .field("tls", &self.tls.is_some())
             .field("tokens", &self.tokens.len())
             .finish_non_exhaustive()
     }

@@ -8,6 +8,7 @@
 //! | POST | `/v1/sinks` | admin | create a run-time sink (JSON body: `name` and the sink's keys) |
 //! | PATCH | `/v1/sinks/NAME` | admin | change keys of a run-time sink (`null` removes a key) |
 //! | DELETE | `/v1/sinks/NAME` | admin | delete a run-time sink |
+//! | GET | `/v1/sinks/NAME/series` | viewer | received, delivered, failed, dropped per 2 s, last 10 minutes |
 //! | GET | `/v1/sinks/NAME/history` | viewer | webhook delivery attempts, newest first |
 //! | GET | `/v1/sinks/NAME/dead-letters` | viewer | webhook dead letters |
 //! | POST | `/v1/sinks/NAME/dead-letters/replay` | admin | put dead letters back in the queue |
@@ -42,6 +43,8 @@ pub struct ControlState {
     pub max_sinks: usize,
     /// Run-time sink changes happen one at a time.
     pub changes: Arc<tokio::sync::Mutex<()>>,
+    /// Each sink's recent rates and activity series.
+    pub rates: Arc<super::rates::RateHistory>,
 }
 
 /// An answer: status, content type and body.
@@ -81,9 +84,19 @@ pub async fn handle(state: &ControlState, role: Role, method: &str, path: &str, 
         ("GET", ["v1", "health"]) => health(state).await,
         ("GET", ["v1", "sinks"]) => {
             let sinks = state.handles.pipeline.sinks().await;
-            Answer::json(200, Value::Array(sinks.iter().map(sink_status).collect()))
+            Answer::json(200, Value::Array(sinks.iter().map(|sink| status_with_rates(state, sink)).collect()))
         }
-        ("GET", ["v1", "sinks", name]) => with_sink(state, name, |sink| Answer::json(200, sink_status(sink))).await,
+        ("GET", ["v1", "sinks", name]) => {
+            with_sink(state, name, |sink| Answer::json(200, status_with_rates(state, sink))).await
+        }
+        ("GET", ["v1", "sinks", name, "series"]) => {
+            with_sink(state, name, |sink| {
+                let mut series = state.rates.series(&sink.route.stats);
+                series["sink"] = json!(sink.config.name);
+                Answer::json(200, series)
+            })
+            .await
+        }
         ("POST", ["v1", "sinks"]) => super::sinks::create(state, body).await,
         ("PATCH", ["v1", "sinks", name]) => super::sinks::update(state, name, body).await,
         ("DELETE", ["v1", "sinks", name]) => super::sinks::delete(state, name).await,
@@ -242,6 +255,13 @@ async fn with_webhook(
             None => not_a_webhook(state, name).await,
         },
     }
+}
+
+/// One sink's status with its current rates (`rates.rs`).
+fn status_with_rates(state: &ControlState, sink: &SinkView) -> Value {
+    let mut status = sink_status(sink);
+    status["rates"] = state.rates.rates(&sink.route.stats);
+    status
 }
 
 /// One sink's status.

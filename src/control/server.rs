@@ -1,5 +1,6 @@
-//! Accepting control connections: a Unix socket (roles from peer credentials) and, optionally,
-//! a TCP listener that serves only the metrics.
+//! Accepting control connections: a Unix socket (roles from peer credentials), TCP listeners
+//! authorised by bearer tokens (over TLS, and the operator console's), and a TCP listener that
+//! serves only the metrics.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -104,17 +105,19 @@ pub async fn serve_metrics(listener: TcpListener, state: ControlState, stop: Can
     }
 }
 
-/// Serves the control API over TLS on TCP until `stop` fires; each request's role comes from
-/// its bearer token.
-pub async fn serve_tls(
+/// Serves the control API on TCP until `stop` fires, over TLS when `tls` is given; each
+/// request's role comes from its bearer token. With `console`, the operator console's files
+/// are served too (without a token: they hold nothing secret, and the page signs in itself).
+pub async fn serve_tokens(
     listener: TcpListener,
-    tls: Arc<rustls::ServerConfig>,
+    tls: Option<Arc<rustls::ServerConfig>>,
     tokens: Arc<Vec<Token>>,
     state: ControlState,
+    console: bool,
     stop: CancellationToken,
 ) {
     let state = Arc::new(state);
-    let acceptor = tokio_rustls::TlsAcceptor::from(tls);
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     loop {
         let accepted = tokio::select! {
             () = stop.cancelled() => return,
@@ -123,50 +126,67 @@ pub async fn serve_tls(
         let Ok((stream, peer)) = accepted else { continue };
         let (state, tokens, acceptor) = (state.clone(), tokens.clone(), acceptor.clone());
         tokio::spawn(async move {
-            let Ok(Ok(stream)) =
-                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream)).await
-            else {
-                warn!(%peer, "control TLS handshake failed");
-                return;
-            };
             let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 let (state, tokens) = (state.clone(), tokens.clone());
-                async move {
-                    let authorization =
-                        request.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-                    let role = bearer_role(&tokens, authorization);
-                    let method = request.method().as_str().to_owned();
-                    let path = request.uri().path().to_owned();
-                    let body = http_body_util::Limited::new(request.into_body(), 1 << 20)
-                        .collect()
-                        .await
-                        .map(|b| b.to_bytes());
-                    let answer = match (role, body) {
-                        (None, _) => {
-                            warn!(%peer, "control request without a valid bearer token refused");
-                            let mut response = response(Answer {
-                                status: 401,
-                                content_type: "application/json",
-                                body: "{\"error\": \"a valid bearer token is required (Authorization: Bearer ...)\"}\n"
-                                    .to_owned(),
-                            });
-                            response.headers_mut().insert(
-                                hyper::header::WWW_AUTHENTICATE,
-                                hyper::header::HeaderValue::from_static("Bearer"),
-                            );
-                            return Ok::<_, Infallible>(response);
-                        }
-                        (Some(_), Err(_)) => Answer {
-                            status: 413,
-                            content_type: "application/json",
-                            body: "{\"error\": \"request body too large or unreadable\"}\n".to_owned(),
-                        },
-                        (Some(role), Ok(body)) => api::handle(&state, role, &method, &path, &body).await,
-                    };
-                    Ok(response(answer))
-                }
+                async move { Ok::<_, Infallible>(answer_bearer(&state, &tokens, console, peer, request).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let builder = hyper::server::conn::http1::Builder::new();
+            match acceptor {
+                None => {
+                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                }
+                Some(acceptor) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(stream)).await
+                    else {
+                        warn!(%peer, "control TLS handshake failed");
+                        return;
+                    };
+                    let _ = builder.serve_connection(TokioIo::new(stream), service).await;
+                }
+            }
         });
     }
+}
+
+/// One request on a token listener: a console file, or an API call with a bearer token.
+async fn answer_bearer(
+    state: &ControlState,
+    tokens: &[Token],
+    console: bool,
+    peer: std::net::SocketAddr,
+    request: hyper::Request<hyper::body::Incoming>,
+) -> hyper::Response<Full<Bytes>> {
+    let path = request.uri().path().to_owned();
+    if console && !path.starts_with("/v1/") {
+        return super::console::serve(request.method(), &path);
+    }
+    let authorization = request.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let role = bearer_role(tokens, authorization);
+    let method = request.method().as_str().to_owned();
+    let body = http_body_util::Limited::new(request.into_body(), 1 << 20).collect().await.map(|b| b.to_bytes());
+    let answer = match (role, body) {
+        (None, _) => {
+            warn!(%peer, "control request without a valid bearer token refused");
+            let mut response = response(Answer {
+                status: 401,
+                content_type: "application/json",
+                body: "{\"error\": \"a valid bearer token is required (Authorization: Bearer ...)\"}\n".to_owned(),
+            });
+            response
+                .headers_mut()
+                .insert(hyper::header::WWW_AUTHENTICATE, hyper::header::HeaderValue::from_static("Bearer"));
+            return response;
+        }
+        (Some(_), Err(_)) => Answer {
+            status: 413,
+            content_type: "application/json",
+            body: "{\"error\": \"request body too large or unreadable\"}\n".to_owned(),
+        },
+        (Some(role), Ok(body)) => api::handle(state, role, &method, &path, &body).await,
+    };
+    let mut response = response(answer);
+    // API answers carry live state and are per token: never cached.
+    response.headers_mut().insert(hyper::header::CACHE_CONTROL, hyper::header::HeaderValue::from_static("no-store"));
+    response
 }

@@ -43,9 +43,23 @@ async fn apply(
                 Some(table) => dropins::write(dir, name, table),
                 None => dropins::remove(dir, name),
             };
-            Err(Answer::json(422, json!({ "error": error })))
+            Err(Answer::json(422, json!({ "error": error, "field": field_named(&error, name) })))
         }
     }
+}
+
+/// The sink key a refused change is about, so that a form can show the error beside its field:
+/// from the error's key path (`sinks.NAME.retry_count` gives `retry_count`, `sinks.NAME.tls.ca_file`
+/// gives `tls.ca_file`), or the unknown field it names.
+fn field_named(error: &str, name: &str) -> Option<String> {
+    let prefix = format!("sinks.{name}.");
+    if let Some(start) = error.find(&prefix) {
+        let rest = &error[start + prefix.len()..];
+        let end = rest.find([':', ' ']).unwrap_or(rest.len());
+        return Some(rest[..end].to_owned()).filter(|field| !field.is_empty());
+    }
+    let rest = &error[error.find("unknown field `")? + "unknown field `".len()..];
+    Some(rest[..rest.find('`')?].to_owned())
 }
 
 async fn status_of(state: &ControlState, name: &str) -> Value {
@@ -150,5 +164,22 @@ pub async fn delete(state: &ControlState, name: &str) -> Answer {
     match apply(state, &dir, name, None, Some(&old)).await {
         Ok(()) => Answer::json(200, json!({ "deleted": name })),
         Err(answer) => answer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field_named;
+
+    #[test]
+    fn refusals_name_the_field_they_are_about() {
+        let named = |error: &str| field_named(error, "hook");
+        assert_eq!(
+            named("/x/sinks.d/hook.toml: sinks.hook.retry_count: expected 0 to 10").as_deref(),
+            Some("retry_count")
+        );
+        assert_eq!(named("/x: sinks.hook.tls.ca_file: cannot read").as_deref(), Some("tls.ca_file"));
+        assert_eq!(named("/x: sinks.hook: unknown field `colour`, expected one of ...").as_deref(), Some("colour"));
+        assert_eq!(named("/x: something else entirely"), None);
     }
 }
