@@ -32,10 +32,21 @@ pub fn free_port() -> u16 {
 /// One plain HTTP/1.1 request; returns the status line's code, the headers (lower-case names)
 /// and the body.
 async fn request(port: u16, method: &str, path: &str, token: Option<&str>) -> (u16, Vec<(String, String)>, String) {
+    request_with(port, method, path, token, "").await
+}
+
+async fn request_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
     let authorization = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{authorization}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{authorization}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     );
     stream.write_all(head.as_bytes()).await.expect("write");
     let mut raw = Vec::new();
@@ -60,7 +71,7 @@ async fn the_console_is_served_with_a_strict_policy_and_the_api_needs_a_token() 
     let receiver = StreamReceiver::tcp().await;
     let port = free_port();
     let daemon = TestDaemon::start(&format!(
-        "{}[sinks.siem]\nformat = \"rfc5424\"\nurl = \"{}\"\n",
+        "{}[egress]\nallow = [\"127.0.0.0/8\"]\n[sinks.siem]\nformat = \"rfc5424\"\nurl = \"{}\"\n",
         console_control(port),
         receiver.url("tcp")
     ))
@@ -102,6 +113,31 @@ async fn the_console_is_served_with_a_strict_policy_and_the_api_needs_a_token() 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert!(eventually(Duration::from_secs(5), || receiver.octet_frames().len() == 20).await);
+
+    // What the page needs to know: the caller's role, and a run-time sink's keys without its
+    // secrets; a refused change names the field.
+    let role = |token: &'static str| async move {
+        let (_, _, body) = request(port, "GET", "/v1/whoami", Some(token)).await;
+        serde_json::from_str::<serde_json::Value>(&body).expect("JSON")["role"].clone()
+    };
+    assert_eq!(role("viewer-token").await, "viewer");
+    assert_eq!(role("admin-token").await, "admin");
+    let hook = serde_json::json!({
+        "name": "hook", "format": "json", "url": "http://127.0.0.1:9/very/secret/path",
+        "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "events": ["finding_*"], "retry_count": 0,
+    });
+    let (status, _, body) = request_with(port, "POST", "/v1/sinks", Some("admin-token"), &hook.to_string()).await;
+    assert_eq!(status, 201, "{body}");
+    let (status, _, body) = request(port, "GET", "/v1/sinks/hook/keys", Some("viewer-token")).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(!body.contains("MfKQ9r8") && !body.contains("very/secret"), "{body}");
+    let keys: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(keys["keys"]["secret"], "<set>");
+    assert_eq!(keys["keys"]["retry_count"], 0);
+    let (status, _, body) =
+        request_with(port, "PATCH", "/v1/sinks/hook", Some("admin-token"), r#"{"retry_count": 11}"#).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).expect("JSON")["field"], "retry_count", "{body}");
     daemon.stop().await;
 }
 

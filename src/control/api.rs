@@ -8,6 +8,8 @@
 //! | POST | `/v1/sinks` | admin | create a run-time sink (JSON body: `name` and the sink's keys) |
 //! | PATCH | `/v1/sinks/NAME` | admin | change keys of a run-time sink (`null` removes a key) |
 //! | DELETE | `/v1/sinks/NAME` | admin | delete a run-time sink |
+//! | GET | `/v1/whoami` | viewer | the caller's role (`viewer` or `admin`) |
+//! | GET | `/v1/sinks/NAME/keys` | viewer | a run-time sink's keys, secrets shown as `"<set>"` |
 //! | GET | `/v1/sinks/NAME/series` | viewer | received, delivered, failed, dropped per 2 s, last 10 minutes |
 //! | GET | `/v1/sinks/NAME/history` | viewer | webhook delivery attempts, newest first |
 //! | GET | `/v1/sinks/NAME/dead-letters` | viewer | webhook dead letters |
@@ -82,6 +84,8 @@ pub async fn handle(state: &ControlState, role: Role, method: &str, path: &str, 
     }
     match (method, segments.as_slice()) {
         ("GET", ["v1", "health"]) => health(state).await,
+        ("GET", ["v1", "whoami"]) => Answer::json(200, json!({ "role": role })),
+        ("GET", ["v1", "sinks", name, "keys"]) => super::sinks::keys(state, name).await,
         ("GET", ["v1", "sinks"]) => {
             let sinks = state.handles.pipeline.sinks().await;
             Answer::json(200, Value::Array(sinks.iter().map(|sink| status_with_rates(state, sink)).collect()))
