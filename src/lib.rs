@@ -4,8 +4,8 @@
 //!
 //! The pipeline: `input` (socket, framing, decoding into [`event::Event`]) -> `router` (per-sink
 //! filters, shared fan-out) -> `queue` (bounded, `when_full` policy) -> `sink` worker (`encode`,
-//! `transport`, reconnects, at-least-once re-sending). `daemon` wires it together from a
-//! validated `config`.
+//! `transport`, reconnects, at-least-once re-sending; `store` keeps events for pull mode).
+//! `daemon` wires it together from a validated `config`.
 
 // Unsafe code is denied everywhere; the one exception (an ioctl in `transport::outq`) carries
 // its own `allow` and a SAFETY comment.
@@ -26,11 +26,13 @@ pub mod manual;
 pub mod metrics;
 pub mod pipeline;
 pub mod private_file;
+pub mod pull;
 pub mod queue;
 pub mod ratelimit;
 pub mod router;
 pub mod severity;
 pub mod sink;
+pub mod store;
 pub mod systemd;
 pub mod timestamp;
 pub mod transport;

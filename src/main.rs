@@ -116,6 +116,20 @@ enum CtlCommand {
     Update { name: String, file: PathBuf },
     /// Delete a run-time sink.
     Delete { name: String },
+    /// Print a store's events (a `url = "store"` sink) as NDJSON, one json webhook envelope per
+    /// line; the last cursor goes to stderr.
+    Pull {
+        name: String,
+        /// Start after this cursor (default: the consumer's commit, else the oldest event).
+        #[arg(long)]
+        after: Option<String>,
+        /// Keep waiting for new events (long-polling) instead of stopping at the end.
+        #[arg(long)]
+        follow: bool,
+        /// Start after this named consumer's commit and commit after each page printed.
+        #[arg(long)]
+        consumer: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -199,6 +213,32 @@ fn manpages(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     }
     write("siem-relay.toml.5", siem_relay::manual::config_page(siem_relay::manual::README, VERSION).as_bytes())?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `ctl pull`: exit 0 at the end of the store, 1 when the daemon refuses, 2 when unreachable.
+fn pull(socket: &std::path::Path, args: siem_relay::pull::PullArgs) -> anyhow::Result<ExitCode> {
+    use siem_relay::pull::PullError;
+    runtime()?.block_on(async move {
+        let mut out = std::io::stdout().lock();
+        match siem_relay::pull::pull(socket, &args, &mut out).await {
+            Ok(last) => {
+                if let Some(cursor) = last {
+                    eprintln!("siem-relay ctl pull: next cursor {cursor}");
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(PullError::Output(std::io::ErrorKind::BrokenPipe)) => Ok(ExitCode::SUCCESS),
+            Err(PullError::Output(kind)) => Err(anyhow::anyhow!("cannot write to stdout: {kind}")),
+            Err(PullError::Refused(why)) => {
+                eprintln!("siem-relay ctl pull: {why}");
+                Ok(ExitCode::FAILURE)
+            }
+            Err(PullError::Unreachable(why)) => {
+                eprintln!("siem-relay ctl pull: {why}");
+                Ok(ExitCode::from(2))
+            }
+        }
+    })
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -340,6 +380,9 @@ fn ctl(args: CtlArgs) -> anyhow::Result<ExitCode> {
         CtlCommand::Create { name, file } => C::Create { sink: name, keys: read_keys(&file)? },
         CtlCommand::Update { name, file } => C::Update { sink: name, keys: read_keys(&file)? },
         CtlCommand::Delete { name } => C::Delete(name),
+        CtlCommand::Pull { name, after, follow, consumer } => {
+            return pull(&socket, siem_relay::pull::PullArgs { sink: name, after, follow, consumer })
+        }
     };
     runtime()?.block_on(async move {
         match siem_relay::ctl::run(&socket, &command, args.json).await {

@@ -162,6 +162,18 @@ impl Collector for MetricsSource {
             labels.iter().map(|l| &l[..]).zip(depth.iter().map(|d| d.1 as i64)).collect();
         gauge(&mut encoder, "sink_queue_bytes", "Bytes waiting in the sink's queue.", &pairs)?;
 
+        // Pull-mode stores: what they keep and what retention and id checks removed.
+        let stores: Vec<(&Labels<'_>, &crate::store::Store)> =
+            routes.iter().zip(&labels).filter_map(|(r, l)| r.store.as_deref().map(|s| (&l[..], s))).collect();
+        let kept: Vec<(&Labels<'_>, i64)> = stores.iter().map(|(l, s)| (*l, s.size().0 as i64)).collect();
+        gauge(&mut encoder, "store_events", "Events a pull-mode store keeps.", &kept)?;
+        let kept: Vec<(&Labels<'_>, i64)> = stores.iter().map(|(l, s)| (*l, s.size().1 as i64)).collect();
+        gauge(&mut encoder, "store_bytes", "Bytes of the records a pull-mode store keeps.", &kept)?;
+        let expired: Vec<(&Labels<'_>, u64)> = stores.iter().map(|(l, s)| (*l, get(&s.stats.expired))).collect();
+        counter(&mut encoder, "store_events_expired", "Events a store's retention removed.", &expired)?;
+        let duplicates: Vec<(&Labels<'_>, u64)> = stores.iter().map(|(l, s)| (*l, get(&s.stats.duplicates))).collect();
+        counter(&mut encoder, "store_events_duplicate", "Events not stored: their id was kept already.", &duplicates)?;
+
         let breakers: Vec<(&Labels<'_>, i64)> = routes
             .iter()
             .zip(&labels)

@@ -26,6 +26,7 @@ use crate::ratelimit::LogLimiter;
 use crate::router::{Route, Router, SharedRouter};
 use crate::sink::http::HttpSinkState;
 use crate::sink::{self, SinkStats};
+use crate::store::Store;
 
 /// One running sink.
 #[derive(Debug)]
@@ -82,7 +83,7 @@ impl Pipeline {
         let started = now();
         for sink in &config.sinks {
             let queue = open_queue(sink)?;
-            let route = new_route(sink, queue, Arc::default(), None);
+            let route = new_route(sink, queue, Arc::default(), None, open_store(sink)?);
             let handover = CancellationToken::new();
             let task = spawn_worker(&workers, sink.clone(), route.clone(), abort.clone(), handover.clone(), None);
             routes.push(route.clone());
@@ -129,10 +130,27 @@ impl Pipeline {
     /// Fails, changing nothing, if a new sink's disk queue cannot be opened.
     pub async fn apply(&self, config: &Config) -> Result<ReloadSummary, String> {
         let mut running = self.running.lock().await;
-        // Open the queues of added sinks first: a failure must leave everything as it was.
+        // Open the queues of added sinks, and stores new to a sink, first: a failure must leave
+        // everything as it was.
         let mut opened: BTreeMap<String, Arc<SinkQueue>> = BTreeMap::new();
-        for sink in config.sinks.iter().filter(|sink| !running.contains_key(&sink.name)) {
-            opened.insert(sink.name.clone(), open_queue(sink)?);
+        let mut stores: BTreeMap<String, Arc<Store>> = BTreeMap::new();
+        for sink in &config.sinks {
+            let current = running.get(&sink.name);
+            if current.is_none() {
+                opened.insert(sink.name.clone(), open_queue(sink)?);
+            }
+            let kept = current
+                .and_then(|c| c.route.store.clone())
+                .filter(|store| sink.store.as_ref().is_some_and(|wanted| wanted.dir.as_path() == store.dir()));
+            match (kept, open_store(sink)?) {
+                (Some(store), _) => {
+                    stores.insert(sink.name.clone(), store);
+                }
+                (None, Some(store)) => {
+                    stores.insert(sink.name.clone(), store);
+                }
+                (None, None) => {}
+            }
         }
         let mut summary = ReloadSummary::default();
         let mut next: BTreeMap<String, Running> = BTreeMap::new();
@@ -162,7 +180,8 @@ impl Pipeline {
                         }
                         state
                     });
-                    let route = new_route(sink, current.route.queue.clone(), current.route.stats.clone(), http);
+                    let store = stores.remove(&sink.name);
+                    let route = new_route(sink, current.route.queue.clone(), current.route.stats.clone(), http, store);
                     route.pause.set(current.route.pause.is_paused());
                     current.handover.cancel();
                     let handover = CancellationToken::new();
@@ -182,7 +201,7 @@ impl Pipeline {
                 None => {
                     summary.added.push(sink.name.clone());
                     let Some(queue) = opened.remove(&sink.name) else { continue };
-                    let route = new_route(sink, queue, Arc::default(), None);
+                    let route = new_route(sink, queue, Arc::default(), None, stores.remove(&sink.name));
                     let handover = CancellationToken::new();
                     let task = spawn_worker(
                         &self.workers,
@@ -248,11 +267,22 @@ fn open_queue(sink: &SinkConfig) -> Result<Arc<SinkQueue>, String> {
     }
 }
 
+/// A pull-mode sink's store, opened (recovering what the last run left); `None` for others.
+fn open_store(sink: &SinkConfig) -> Result<Option<Arc<Store>>, String> {
+    let Some(config) = &sink.store else { return Ok(None) };
+    let store = Store::open(&config.dir, config.retention)
+        .map_err(|e| format!("sinks.{}: cannot open the store in {}: {e}", sink.name, config.dir.display()))?;
+    let (events, bytes) = store.size();
+    info!(sink = %sink.name, dir = %config.dir.display(), events, bytes, "store opened");
+    Ok(Some(Arc::new(store)))
+}
+
 fn new_route(
     sink: &SinkConfig,
     queue: Arc<SinkQueue>,
     stats: Arc<SinkStats>,
     http: Option<Arc<HttpSinkState>>,
+    store: Option<Arc<Store>>,
 ) -> Arc<Route> {
     let http = http.or_else(|| sink.http.as_ref().map(|settings| Arc::new(HttpSinkState::new(&sink.name, settings))));
     Arc::new(Route {
@@ -261,6 +291,7 @@ fn new_route(
         queue,
         stats,
         http,
+        store,
         pause: Arc::default(),
         drop_log: LogLimiter::default(),
     })
@@ -285,7 +316,7 @@ fn spawn_worker(
         let (queue, stats) = (route.queue.clone(), route.stats.clone());
         match &route.http {
             Some(state) => sink::http::run(config, queue, stats, state.clone(), abort, handover).await,
-            None => sink::run(config, queue, stats, abort, handover, route.pause.clone()).await,
+            None => sink::run(config, queue, stats, abort, handover, route.pause.clone(), route.store.clone()).await,
         }
     })
 }

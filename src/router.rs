@@ -81,6 +81,8 @@ pub struct Route {
     pub stats: Arc<SinkStats>,
     /// Breaker, history and dead letters of a webhook sink.
     pub http: Option<Arc<crate::sink::http::HttpSinkState>>,
+    /// The retained store of a pull-mode sink (`url = "store"`).
+    pub store: Option<Arc<crate::store::Store>>,
     /// The operator's pause switch (other sinks; webhooks use their breaker).
     pub pause: Arc<crate::sink::pause::Pause>,
     /// Rate-limits the "dropping events" warning of this sink.

@@ -35,7 +35,7 @@ async fn request(port: u16, method: &str, path: &str, token: Option<&str>) -> (u
     request_with(port, method, path, token, "").await
 }
 
-async fn request_with(
+pub async fn request_with(
     port: u16,
     method: &str,
     path: &str,

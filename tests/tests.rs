@@ -18,6 +18,7 @@ mod limits;
 mod paths;
 mod pipeline;
 mod provisioning;
+mod pull;
 mod reconnect;
 mod reload;
 mod relp;

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use super::encoder::{build_encoder, format_defaults, FormatKeys};
 use super::file::{
-    ConfigFile, ControlFile, ControlTlsFile, EgressFile, InputFile, QueueFile, SeverityValue, SinkFile, TlsFile,
-    TokenFile,
+    ConfigFile, ControlFile, ControlTlsFile, EgressFile, InputFile, QueueFile, RetentionFile, SeverityValue, SinkFile,
+    TlsFile, TokenFile,
 };
 use super::http::{build_http, HttpKeys};
 use super::limits::{check_holds_header, message_limit};
 use super::{Config, ConfigError, InputConfig, SinkConfig};
-use super::{ControlConfig, ControlTcp, QueueKind};
+use super::{ControlConfig, ControlTcp, QueueKind, StoreConfig};
 use crate::control::auth::{group_id, own_uid, AccessPolicy, Role, Token};
 use crate::encode::rfc5424;
 use crate::encode::syslog::is_printusascii;
@@ -382,6 +382,7 @@ fn build_sink(
         default_mapping,
         leef_version,
         leef_delimiter,
+        retention,
         relp_window,
         egress_policy,
         timeout_ms,
@@ -480,8 +481,17 @@ fn build_sink(
     check_holds_header(cx, &name, max_bytes, max_message_bytes.is_some(), &encoder)?;
 
     let chat = matches!(format_name.as_str(), "slack" | "teams");
-    let (limits, when_full, queue_kind) =
-        build_queue(cx, &name, queue, if chat { "drop_oldest" } else { "block" }, data_dir)?;
+    let (limits, when_full, queue_kind) = build_queue(
+        cx,
+        &name,
+        queue,
+        if chat { "drop_oldest" } else { "block" },
+        // A store keeps events durably; its queue does too, so an acknowledged event
+        // reaches the store even across kill -9.
+        if endpoint == Endpoint::Store { "disk" } else { "memory" },
+        data_dir,
+    )?;
+    let store = build_store(cx, &name, retention, &endpoint, data_dir)?;
     let tls = match (tls, &endpoint) {
         (Some(tls), Endpoint::Tls(target) | Endpoint::Relp(target)) => Some(build_tls(cx, &name, tls, &target.host)?),
         (None, Endpoint::Tls(target)) => Some(build_tls(cx, &name, TlsFile::default(), &target.host)?),
@@ -620,6 +630,7 @@ fn build_sink(
         tls,
         http,
         relp,
+        store,
         egress,
     })
 }
@@ -661,10 +672,12 @@ fn build_queue(
     name: &str,
     queue: QueueFile,
     default_when_full: &str,
+    default_kind: &str,
     data_dir: &Path,
 ) -> Result<(Limits, WhenFull, QueueKind), ConfigError> {
     let QueueFile { kind, max_events, max_bytes, when_full, sync } = queue;
     let key = |field: &str| format!("sinks.{name}.queue.{field}");
+    let kind = kind.unwrap_or_else(|| default_kind.to_owned());
     let queue_kind = match (kind.as_str(), sync) {
         ("memory", None) => QueueKind::Memory,
         ("memory", Some(_)) => return Err(cx.error(key("sync"), "applies to kind = \"disk\" only")),
@@ -686,6 +699,39 @@ fn build_queue(
     let when_full = WhenFull::parse(&when_full)
         .ok_or_else(|| cx.error(key("when_full"), format!("expected {}, found {when_full:?}", WhenFull::NAMES)))?;
     Ok((Limits { max_events, max_bytes }, when_full, queue_kind))
+}
+
+/// The retained store of a `url = "store"` sink, in `data_dir/NAME/store/`.
+fn build_store(
+    cx: &Context<'_>,
+    name: &str,
+    retention: Option<RetentionFile>,
+    endpoint: &Endpoint,
+    data_dir: &Path,
+) -> Result<Option<StoreConfig>, ConfigError> {
+    use crate::store::Retention;
+    let key = |field: &str| format!("sinks.{name}.retention.{field}");
+    match (endpoint, retention) {
+        (Endpoint::Store, retention) => {
+            let RetentionFile { max_events, max_bytes, max_age_ms } =
+                retention.unwrap_or(RetentionFile { max_events: None, max_bytes: None, max_age_ms: None });
+            let positive = |field: &str, value: Option<u64>, default: u64| match value.unwrap_or(default) {
+                0 => Err(cx.error(key(field), "expected at least 1")),
+                value => Ok(value),
+            };
+            let retention = Retention {
+                max_events: positive("max_events", max_events, Retention::DEFAULT_MAX_EVENTS)?,
+                max_bytes: positive("max_bytes", max_bytes, Retention::DEFAULT_MAX_BYTES)?,
+                max_age: Duration::from_millis(positive("max_age_ms", max_age_ms, Retention::DEFAULT_MAX_AGE_MS)?),
+            };
+            Ok(Some(StoreConfig { dir: data_dir.join(name).join("store"), retention }))
+        }
+        (other, Some(_)) => Err(cx.error(
+            format!("sinks.{name}.retention"),
+            format!("applies to url = \"store\" sinks only, not {}", other.kind()),
+        )),
+        (_, None) => Ok(None),
+    }
 }
 
 fn build_tls(

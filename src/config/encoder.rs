@@ -131,8 +131,15 @@ pub fn build_encoder(
     } = keys;
     let key = |field: &str| format!("sinks.{sink}.{field}");
     let webhook = matches!(endpoint, Endpoint::Http(_));
+    if *endpoint == Endpoint::Store && format != "json" {
+        return Err(cx.error(
+            key("format"),
+            format!("expected \"json\" for a store (it keeps the json webhook envelope), found {format:?}"),
+        ));
+    }
     let known = SYSLOG_FORMATS.contains(&format.as_str()) || WEBHOOK_FORMATS.contains(&format.as_str());
-    if !known || (!webhook && WEBHOOK_FORMATS.contains(&format.as_str())) {
+    let stored_json = *endpoint == Endpoint::Store && format == "json";
+    if !known || (!webhook && !stored_json && WEBHOOK_FORMATS.contains(&format.as_str())) {
         let expected = if webhook {
             "\"json\", \"slack\", \"teams\", \"splunk_hec\", \"cef\", \"leef\", \"rfc5424\" or \"rfc3164\""
         } else {

@@ -192,6 +192,8 @@ pub struct SinkFile {
     pub leef_version: Option<String>,
     /// LEEF 2.0: the attribute delimiter, one character or its hex form (`x5E`); default tab.
     pub leef_delimiter: Option<String>,
+    /// Pull mode (`url = "store"`): how much the store keeps.
+    pub retention: Option<RetentionFile>,
     /// RELP: most `syslog` commands unanswered at a time (default 128).
     pub relp_window: Option<usize>,
     /// Syslog and CEF sinks: apply the `[egress]` policy to this sink's connections too.
@@ -254,6 +256,15 @@ pub struct RateLimitFile {
     pub burst: u32,
 }
 
+/// `retention = { ... }` of a store sink: the oldest events go once any bound is passed.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionFile {
+    pub max_events: Option<u64>,
+    pub max_bytes: Option<u64>,
+    pub max_age_ms: Option<u64>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BatchFile {
@@ -289,8 +300,8 @@ pub struct LabeledField {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QueueFile {
-    #[serde(default = "defaults::queue_kind")]
-    pub kind: String,
+    /// `memory` (default) or `disk` (default for `url = "store"` sinks).
+    pub kind: Option<String>,
     #[serde(default = "defaults::max_events")]
     pub max_events: usize,
     #[serde(default = "defaults::max_bytes")]
@@ -305,7 +316,7 @@ pub struct QueueFile {
 impl Default for QueueFile {
     fn default() -> Self {
         QueueFile {
-            kind: defaults::queue_kind(),
+            kind: None,
             max_events: defaults::max_events(),
             max_bytes: defaults::max_bytes(),
             when_full: None,
@@ -418,9 +429,6 @@ pub mod defaults {
     }
     pub fn backoff_max_ms() -> u64 {
         BACKOFF_MAX_MS
-    }
-    pub fn queue_kind() -> String {
-        "memory".to_owned()
     }
     pub fn max_events() -> usize {
         MAX_EVENTS

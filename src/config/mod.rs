@@ -129,9 +129,18 @@ pub struct SinkConfig {
     pub http: Option<Arc<HttpSettings>>,
     /// Present for `relp://` sinks.
     pub relp: Option<crate::sink::relp::RelpSettings>,
+    /// Present for `url = "store"` sinks: where the store lives and what it keeps.
+    pub store: Option<StoreConfig>,
     /// The egress policy this sink's connections are checked against, if any (always for
     /// webhooks; for syslog sinks with `egress_policy = true`).
     pub egress: Option<Arc<EgressPolicy>>,
+}
+
+/// A pull-mode store: its directory (`data_dir/NAME/store`) and retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreConfig {
+    pub dir: std::path::PathBuf,
+    pub retention: crate::store::Retention,
 }
 
 impl Config {

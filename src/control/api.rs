@@ -10,6 +10,10 @@
 //! | DELETE | `/v1/sinks/NAME` | admin | delete a run-time sink |
 //! | GET | `/v1/whoami` | viewer | the caller's role (`viewer` or `admin`) |
 //! | GET | `/v1/sinks/NAME/keys` | viewer | a run-time sink's keys, secrets shown as `"<set>"` |
+//! | GET | `/v1/sinks/NAME/events?after=C&limit=N&wait_ms=MS` | viewer | a store's events after cursor C (pull mode) |
+//! | GET | `/v1/sinks/NAME/events/ID` | viewer | one stored event by id |
+//! | GET | `/v1/sinks/NAME/consumers/C` | viewer | consumer C's committed cursor |
+//! | POST | `/v1/sinks/NAME/consumers/C/commit` | viewer | commit consumer C's cursor |
 //! | GET | `/v1/sinks/NAME/series` | viewer | received, delivered, failed, dropped per 2 s, last 10 minutes |
 //! | GET | `/v1/sinks/NAME/history` | viewer | webhook delivery attempts, newest first |
 //! | GET | `/v1/sinks/NAME/dead-letters` | viewer | webhook dead letters |
@@ -70,7 +74,9 @@ impl Answer {
 }
 
 /// Answers one request from a caller with `role`.
+/// `path` may carry a query string (`?after=...`), which only the pull endpoints read.
 pub async fn handle(state: &ControlState, role: Role, method: &str, path: &str, body: &[u8]) -> Answer {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     let write = method != "GET";
     if !matches!(method, "GET" | "POST" | "PATCH" | "DELETE") {
@@ -79,13 +85,22 @@ pub async fn handle(state: &ControlState, role: Role, method: &str, path: &str, 
             format!("method {method} is not supported: use GET to read, POST, PATCH or DELETE to act"),
         );
     }
-    if write && role < Role::Admin {
+    // A consumer's commit is the reader's own bookkeeping (it changes no configuration and no
+    // event), so whoever may read may commit.
+    let commit = matches!(segments.as_slice(), ["v1", "sinks", _, "consumers", _, "commit"]);
+    if write && role < Role::Admin && !commit {
         return Answer::error(403, "this needs the admin role (root, the daemon's user, or control.admin_group)");
     }
     match (method, segments.as_slice()) {
         ("GET", ["v1", "health"]) => health(state).await,
         ("GET", ["v1", "whoami"]) => Answer::json(200, json!({ "role": role })),
         ("GET", ["v1", "sinks", name, "keys"]) => super::sinks::keys(state, name).await,
+        ("GET", ["v1", "sinks", name, "events"]) => super::pull::events(state, name, query).await,
+        ("GET", ["v1", "sinks", name, "events", id]) => super::pull::event(state, name, id).await,
+        ("GET", ["v1", "sinks", name, "consumers", consumer]) => super::pull::consumer(state, name, consumer).await,
+        ("POST", ["v1", "sinks", name, "consumers", consumer, "commit"]) => {
+            super::pull::commit(state, name, consumer, body).await
+        }
         ("GET", ["v1", "sinks"]) => {
             let sinks = state.handles.pipeline.sinks().await;
             Answer::json(200, Value::Array(sinks.iter().map(|sink| status_with_rates(state, sink)).collect()))
@@ -310,6 +325,17 @@ pub fn sink_status(sink: &SinkView) -> Value {
             "disconnects": get(&stats.disconnects),
         },
         "dead_letters": sink.route.http.as_ref().map(|h| h.dead_letters.len()),
+        "store": sink.route.store.as_ref().map(|store| {
+            let (events, bytes) = store.size();
+            json!({
+                "events": events,
+                "bytes": bytes,
+                "oldest": store.oldest().to_string(),
+                "expired": SinkStats::get(&store.stats.expired),
+                "duplicates": SinkStats::get(&store.stats.duplicates),
+                "corrupt": SinkStats::get(&store.stats.corrupt),
+            })
+        }),
         "last_error": last_error,
     })
 }

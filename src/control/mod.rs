@@ -8,6 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod console;
+pub mod pull;
 pub mod rates;
 pub mod server;
 pub mod sinks;

@@ -51,7 +51,7 @@ pub async fn serve_unix(listener: UnixListener, state: ControlState, access: Acc
                 let state = state.clone();
                 async move {
                     let method = request.method().as_str().to_owned();
-                    let path = request.uri().path().to_owned();
+                    let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
                     // Request bodies are sink definitions: a megabyte is plenty.
                     let body = http_body_util::Limited::new(request.into_body(), 1 << 20)
                         .collect()
@@ -157,9 +157,9 @@ async fn answer_bearer(
     peer: std::net::SocketAddr,
     request: hyper::Request<hyper::body::Incoming>,
 ) -> hyper::Response<Full<Bytes>> {
-    let path = request.uri().path().to_owned();
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
     if console && !path.starts_with("/v1/") {
-        return super::console::serve(request.method(), &path);
+        return super::console::serve(request.method(), request.uri().path());
     }
     let authorization = request.headers().get(hyper::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let role = bearer_role(tokens, authorization);

@@ -7,6 +7,7 @@ pub mod http;
 pub mod pause;
 pub mod relp;
 pub mod stats;
+mod store;
 pub mod window;
 pub mod worker;
 

@@ -10,6 +10,7 @@ use tracing::{debug, info, warn};
 use super::backoff::Backoff;
 use super::relp::{RelpDelivery, RelpSettings};
 use super::stats::{EncodeTally, SinkStats};
+use super::store::StoreDelivery;
 use super::window::{Replay, ReplayWindow};
 use crate::config::SinkConfig;
 use crate::event::Event;
@@ -43,8 +44,9 @@ pub async fn run(
     abort: CancellationToken,
     handover: CancellationToken,
     pause: Arc<super::pause::Pause>,
+    store: Option<Arc<crate::store::Store>>,
 ) -> Vec<Arc<Event>> {
-    let mut delivery = Delivery::new(&config, stats.clone(), queue.clone());
+    let mut delivery = Delivery::new(&config, stats.clone(), queue.clone(), store);
     let mut events: Vec<Arc<Event>> = Vec::with_capacity(BATCH_EVENTS);
     let mut encoder_scratch = Vec::new();
     let mut lost_in_flight = 0;
@@ -139,10 +141,16 @@ enum Delivery {
     Udp(UdpDelivery),
     Local(LocalDelivery),
     Relp(RelpDelivery),
+    Store(StoreDelivery),
 }
 
 impl Delivery {
-    fn new(config: &Arc<SinkConfig>, stats: Arc<SinkStats>, queue: Arc<SinkQueue>) -> Self {
+    fn new(
+        config: &Arc<SinkConfig>,
+        stats: Arc<SinkStats>,
+        queue: Arc<SinkQueue>,
+        store: Option<Arc<crate::store::Store>>,
+    ) -> Self {
         let backoff = Backoff::new(config.backoff_initial, config.backoff_max);
         let shared = Shared { config: config.clone(), stats, backoff, queue };
         match &config.endpoint {
@@ -155,6 +163,10 @@ impl Delivery {
             }),
             Endpoint::Udp(_) => Delivery::Udp(UdpDelivery { shared, socket: None, sent_of_batch: 0 }),
             Endpoint::File(_) | Endpoint::Console => Delivery::Local(LocalDelivery { shared, writer: None }),
+            Endpoint::Store => match store {
+                Some(store) => Delivery::Store(StoreDelivery { shared, store }),
+                None => unreachable!("a store sink's route always has its store"),
+            },
             Endpoint::Relp(_) => {
                 let settings = config.relp.unwrap_or(RelpSettings { window: super::relp::DEFAULT_WINDOW });
                 Delivery::Relp(RelpDelivery::new(shared, settings))
@@ -177,6 +189,7 @@ impl Delivery {
                 local.shared.queue.ack(token);
             }
             Delivery::Relp(relp) => relp.deliver(batch, events, token).await,
+            Delivery::Store(store) => store.deliver(batch, token).await,
         }
     }
 
@@ -185,7 +198,7 @@ impl Delivery {
         match self {
             Delivery::Stream(stream) => stream.window.take_unconfirmed(),
             Delivery::Relp(relp) => relp.take_unanswered(),
-            Delivery::Udp(_) | Delivery::Local(_) => Vec::new(),
+            Delivery::Udp(_) | Delivery::Local(_) | Delivery::Store(_) => Vec::new(),
         }
     }
 
@@ -195,7 +208,7 @@ impl Delivery {
         match self {
             Delivery::Stream(_) | Delivery::Relp(_) => 0,
             Delivery::Udp(udp) => events - udp.sent_of_batch,
-            Delivery::Local(_) => events,
+            Delivery::Local(_) | Delivery::Store(_) => events,
         }
     }
 
@@ -205,7 +218,7 @@ impl Delivery {
             // An open file: noticing its rotation while idle closes the old one promptly.
             Delivery::Local(local) => matches!(local.writer, Some(LocalWriter::File(_))),
             Delivery::Relp(relp) => relp.needs_maintenance(),
-            Delivery::Udp(_) => false,
+            Delivery::Udp(_) | Delivery::Store(_) => false,
         }
     }
 
@@ -216,7 +229,7 @@ impl Delivery {
             Delivery::Stream(stream) => stream.maintain().await,
             Delivery::Local(local) => local.close_if_stale(),
             Delivery::Relp(relp) => relp.maintain().await,
-            Delivery::Udp(_) => {}
+            Delivery::Udp(_) | Delivery::Store(_) => {}
         }
     }
 
@@ -224,7 +237,7 @@ impl Delivery {
         match self {
             Delivery::Stream(stream) => stream.window.unconfirmed_events(),
             Delivery::Relp(relp) => relp.unanswered(),
-            Delivery::Udp(_) | Delivery::Local(_) => 0,
+            Delivery::Udp(_) | Delivery::Local(_) | Delivery::Store(_) => 0,
         }
     }
 
@@ -234,7 +247,7 @@ impl Delivery {
         match self {
             Delivery::Stream(stream) => stream.settle().await,
             Delivery::Relp(relp) => relp.settle().await,
-            Delivery::Udp(_) | Delivery::Local(_) => {}
+            Delivery::Udp(_) | Delivery::Local(_) | Delivery::Store(_) => {}
         }
     }
 }
@@ -577,7 +590,8 @@ pub fn framing_for(endpoint: &Endpoint, configured: Framing) -> Option<Framing> 
     match endpoint {
         Endpoint::Tcp(_) | Endpoint::Tls(_) => Some(configured),
         Endpoint::File(_) | Endpoint::Console => Some(Framing::Lf),
-        // RELP frames each message itself (a `syslog` command with its length).
-        Endpoint::Udp(_) | Endpoint::Relp(_) | Endpoint::Http(_) => None,
+        // RELP frames each message itself (a `syslog` command with its length); a store keeps
+        // each envelope as its own record.
+        Endpoint::Udp(_) | Endpoint::Relp(_) | Endpoint::Http(_) | Endpoint::Store => None,
     }
 }

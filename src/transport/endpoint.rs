@@ -19,6 +19,8 @@ pub enum Endpoint {
     File(PathBuf),
     /// Writes to standard output.
     Console,
+    /// Keeps events in the sink's retained store for consumers to pull (`url = "store"`).
+    Store,
 }
 
 impl fmt::Display for Endpoint {
@@ -31,6 +33,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Http(url) => write!(f, "{url}"),
             Endpoint::File(path) => write!(f, "file://{}", path.display()),
             Endpoint::Console => f.write_str("console"),
+            Endpoint::Store => f.write_str("store"),
         }
     }
 }
@@ -55,15 +58,17 @@ impl fmt::Display for HostPort {
 /// What a valid URL looks like, for error messages.
 pub const EXPECTED: &str =
     "a URL such as udp://host:514, tcp://host:514, tls://host:6514, relp://host:2514, https://host/path, \
-     file:///var/log/events.log or console";
+     file:///var/log/events.log, console or store";
 
 impl Endpoint {
     /// Parses a sink URL. The port defaults to 514 for udp and tcp (RFC 5426, common practice),
     /// 6514 for tls (RFC 5425 section 4.1) and 2514 for relp (rsyslog's examples; RELP has no
     /// assigned port).
     pub fn parse(url: &str) -> Result<Endpoint, String> {
-        if url == "console" {
-            return Ok(Endpoint::Console);
+        match url {
+            "console" => return Ok(Endpoint::Console),
+            "store" => return Ok(Endpoint::Store),
+            _ => {}
         }
         let Some((scheme, rest)) = url.split_once("://") else {
             return Err(format!("expected {EXPECTED}, found {url:?}"));
@@ -92,6 +97,7 @@ impl Endpoint {
             Endpoint::Http(_) => "http",
             Endpoint::File(_) => "file",
             Endpoint::Console => "console",
+            Endpoint::Store => "store",
         }
     }
 }

@@ -40,7 +40,7 @@
 //!   up to about a second of acknowledgements (the ack log is synced at most once a second), so
 //!   records delivered in that second are delivered again; never lost.
 
-mod format;
+pub mod format;
 mod index;
 mod inspect;
 mod log;
