@@ -118,6 +118,17 @@ fn resolve_sink(sink: &SinkConfig, keys: &mut Table) {
         QueueKind::Disk { .. } => "disk",
     };
     queue.insert("kind".into(), kind.into());
+    if let Some(store) = &sink.store {
+        let retention = table(keys, "retention");
+        retention
+            .insert("max_events".into(), Value::Integer(i64::try_from(store.retention.max_events).unwrap_or(i64::MAX)));
+        retention
+            .insert("max_bytes".into(), Value::Integer(i64::try_from(store.retention.max_bytes).unwrap_or(i64::MAX)));
+        retention.insert("max_age_ms".into(), millis(store.retention.max_age));
+    }
+    if let Some(relp) = &sink.relp {
+        keys.insert("relp_window".into(), count(relp.window));
+    }
     if let Some(http) = &sink.http {
         keys.insert("timeout_ms".into(), millis(http.timeout));
         keys.insert("retry_count".into(), Value::Integer(i64::from(http.retry_count)));
