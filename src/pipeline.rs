@@ -142,14 +142,17 @@ impl Pipeline {
             let kept = current
                 .and_then(|c| c.route.store.clone())
                 .filter(|store| sink.store.as_ref().is_some_and(|wanted| wanted.dir.as_path() == store.dir()));
-            match (kept, open_store(sink)?) {
-                (Some(store), _) => {
-                    stores.insert(sink.name.clone(), store);
+            // A store the sink has already is kept (opening it twice would race its writer);
+            // new retention bounds apply to it at once.
+            let store = match (kept, &sink.store) {
+                (Some(store), Some(config)) => {
+                    store.set_retention(config.retention);
+                    Some(store)
                 }
-                (None, Some(store)) => {
-                    stores.insert(sink.name.clone(), store);
-                }
-                (None, None) => {}
+                _ => open_store(sink)?,
+            };
+            if let Some(store) = store {
+                stores.insert(sink.name.clone(), store);
             }
         }
         let mut summary = ReloadSummary::default();

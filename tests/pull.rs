@@ -307,3 +307,34 @@ async fn viewers_may_pull_and_commit_and_strangers_may_not() {
     assert_eq!(client(Some("guess"), "GET", "/v1/sinks/pull/events/p1".into(), "").await.0, 401);
     daemon.stop().await;
 }
+
+/// A reload keeps a store sink's open store (never opens it twice) and applies new retention
+/// bounds at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_keeps_the_store_and_applies_new_retention() {
+    let config = |max: u64| {
+        format!("data_dir = \"{{dir}}/data\"\n[sinks.pull]\nformat = \"json\"\nurl = \"store\"\nretention = {{ max_events = {max} }}\n")
+    };
+    let daemon = TestDaemon::start(&config(100)).await;
+    daemon.send(&events(0, 20)).await;
+    let stats = daemon.sink_stats("pull");
+    assert!(eventually(WAIT, || get(&stats.delivered) == 20).await);
+    let (_, before) = daemon.control("GET", "/v1/sinks/pull/events?limit=1").await;
+    daemon.reload(&config(5)).await.expect("reload");
+    let (_, status) = daemon.control("GET", "/v1/sinks/pull").await;
+    assert_eq!(
+        (status["store"]["events"].clone(), status["store"]["expired"].clone()),
+        (Value::from(5), Value::from(15)),
+        "{status}"
+    );
+    // Same store: cursors from before the reload still belong to it (410, not 400).
+    let (code, _) =
+        daemon.control("GET", &format!("/v1/sinks/pull/events?after={}", before["next"].as_str().expect("next"))).await;
+    assert_eq!(code, 410);
+    daemon.send(&events(20, 3)).await;
+    assert!(eventually(WAIT, || get(&stats.delivered) == 23).await);
+    let (_, page) = daemon.control("GET", "/v1/sinks/pull/events").await;
+    let ids: Vec<&str> = page["events"].as_array().expect("events").iter().filter_map(|e| e["id"].as_str()).collect();
+    assert_eq!(ids, ["p18", "p19", "p20", "p21", "p22"]);
+    daemon.stop().await;
+}

@@ -334,6 +334,7 @@ pub fn sink_status(sink: &SinkView) -> Value {
                 "expired": SinkStats::get(&store.stats.expired),
                 "duplicates": SinkStats::get(&store.stats.duplicates),
                 "corrupt": SinkStats::get(&store.stats.corrupt),
+                "oversized": SinkStats::get(&store.stats.oversized),
             })
         }),
         "last_error": last_error,

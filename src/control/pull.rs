@@ -53,6 +53,31 @@ fn number(query: &str, name: &str, most: u64) -> Result<Option<u64>, Answer> {
     }
 }
 
+/// A path segment with its `%XX` escapes decoded (event ids are the producers' strings); an
+/// invalid escape stays as written.
+fn percent_decoded(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[at], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                at += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// An envelope with its cursor as the first member.
 fn with_cursor(cursor: Cursor, envelope: &[u8], out: &mut String) {
     let text = String::from_utf8_lossy(envelope);
@@ -114,7 +139,13 @@ pub async fn event(state: &ControlState, name: &str, id: &str) -> Answer {
         Ok(store) => store,
         Err(answer) => return answer,
     };
-    match store.get(id) {
+    let id = percent_decoded(id);
+    let lookup = store.clone();
+    let found = {
+        let id = id.clone();
+        tokio::task::spawn_blocking(move || lookup.get(&id)).await.ok().flatten()
+    };
+    match found {
         Some((cursor, envelope)) => {
             let mut body = String::new();
             with_cursor(cursor, &envelope, &mut body);

@@ -10,9 +10,11 @@
 //!
 //! A non-200 answer (librelp's receivers answer `500` when they cannot take a message) counts
 //! in `retries` and ends the session; after a backoff the message goes again with the rest.
-//! After [`MAX_REJECTIONS`] refusals of the same message it is dropped, counted in
-//! `dropped_unsendable` and logged with the receiver's reason, so that one message the
-//! receiver will never take cannot hold up every later one.
+//! After [`MAX_REJECTIONS`] refusals of the same message, each with other messages taken by
+//! the receiver since the last, it is dropped, counted in `dropped_unsendable` and logged with the
+//! receiver's reason, so that one message the receiver will never take cannot hold up every
+//! later one; a receiver that refuses everything (overloaded) never makes it drop anything.
+//! A receiver that stays silent for [`ANSWER_TIMEOUT`] is given up like a broken one.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -35,6 +37,11 @@ pub const DEFAULT_WINDOW: usize = 128;
 pub const MAX_WINDOW: usize = 1024;
 /// Refusals of one message before it is dropped.
 pub const MAX_REJECTIONS: u32 = 5;
+/// How long the oldest unanswered message may wait for its answer before the session is
+/// given up as hung (librelp's omrelp waits 90 s too); its messages then go again.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(90);
+/// Most bytes read ahead of the frame parser: a whole frame and more never need more.
+const MAX_INPUT: usize = 2 * relp::MAX_DATA;
 /// How long `close` waits for its answer at shutdown.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
@@ -52,8 +59,13 @@ struct Message {
     event: Arc<Event>,
     /// Transaction number and send time on the current session, if sent on it.
     sent: Option<(u32, Instant)>,
+    /// Answered `200`, or dropped after too many refusals (`dropped`): it leaves the queue.
     answered: bool,
+    dropped: bool,
     rejections: u32,
+    /// `accepted` of the delivery when this message was taken or last refused: a refusal
+    /// counts only if the receiver took other messages since.
+    accepted_mark: u64,
 }
 
 /// The end of a batch: its queue token is acknowledged once every message up to it is answered.
@@ -100,6 +112,10 @@ pub(super) struct RelpDelivery {
     /// Messages sent on lost sessions and not answered there: the next session sends them
     /// again (counted as `resent` once it opens).
     to_resend: usize,
+    /// Messages the current read found refused: `(sequence number, the receiver's reason)`.
+    refused_now: Vec<(u64, String)>,
+    /// Messages the receiver answered `200`, over all sessions.
+    accepted: u64,
 }
 
 impl RelpDelivery {
@@ -114,6 +130,8 @@ impl RelpDelivery {
             batch_ends: VecDeque::new(),
             reconnect_delay: None,
             to_resend: 0,
+            refused_now: Vec::new(),
+            accepted: 0,
         }
     }
 
@@ -128,7 +146,9 @@ impl RelpDelivery {
                 event: event.clone(),
                 sent: None,
                 answered: false,
+                dropped: false,
                 rejections: 0,
+                accepted_mark: self.accepted,
             });
             start = end;
         }
@@ -201,13 +221,17 @@ impl RelpDelivery {
         let Some(session) = self.session.as_mut() else { return Ok(()) };
         let mut closed = None;
         if wait {
-            match session.connection.read_into(&mut session.input).await {
-                Ok(0) => closed = Some("receiver closed the connection".to_owned()),
-                Ok(_) => {}
-                Err(error) => closed = Some(format!("connection failed: {error}")),
+            // A receiver that is up but never answers must not hold the sink for ever.
+            let oldest = self.messages.iter().filter_map(|m| m.sent.map(|(_, at)| at)).min();
+            let deadline = oldest.map_or(ANSWER_TIMEOUT, |at| ANSWER_TIMEOUT.saturating_sub(at.elapsed()));
+            match tokio::time::timeout(deadline, session.connection.read_into(&mut session.input)).await {
+                Err(_) => closed = Some(format!("no answer from the receiver within {ANSWER_TIMEOUT:?}")),
+                Ok(Ok(0)) => closed = Some("receiver closed the connection".to_owned()),
+                Ok(Ok(_)) => {}
+                Ok(Err(error)) => closed = Some(format!("connection failed: {error}")),
             }
         }
-        while closed.is_none() {
+        while closed.is_none() && session.input.len() < MAX_INPUT {
             match session.connection.try_read_into(&mut session.input) {
                 Ok(None) => break,
                 Ok(Some(0)) => closed = Some("receiver closed the connection".to_owned()),
@@ -234,6 +258,7 @@ impl RelpDelivery {
                 }
             }
         }
+        self.count_refusals();
         self.acknowledge_answered();
         match (broken.or(closed), refused) {
             (Some(why), _) => Err(Lost::Broken(why)),
@@ -271,30 +296,51 @@ impl RelpDelivery {
                 self.shared.stats.latency.observe(sent.elapsed());
             }
             message.answered = true;
+            self.accepted += 1;
             return Ok(None);
         }
-        message.rejections += 1;
         SinkStats::add(&self.shared.stats.retries, 1);
         let why = format!("receiver refused a message: {} {}", response.code, response.text);
-        if message.rejections >= MAX_REJECTIONS {
-            // Never to be taken: dropping it, counted and logged, lets every later one through.
-            message.answered = true;
-            SinkStats::add(&self.shared.stats.dropped_unsendable, 1);
-            self.shared.stats.set_last_error(&why);
-            warn!(sink = %self.shared.config.name, rejections = message.rejections, "{why}; dropped the message");
-            return Ok(None);
-        }
+        self.refused_now.push((seq, why.clone()));
         Ok(Some(why))
+    }
+
+    /// Counts this read's refusals against their messages, but only when the receiver took
+    /// other messages since the message was taken or last refused: one that refuses everything
+    /// is overloaded, and its messages wait (with backoff) rather than being dropped. With a
+    /// window of 1 nothing else can tell, so every refusal counts. After [`MAX_REJECTIONS`] a
+    /// message is dropped, counted and logged, so that one message the receiver will never
+    /// take cannot hold up every later one.
+    fn count_refusals(&mut self) {
+        let every = self.settings.window == 1;
+        for (seq, why) in std::mem::take(&mut self.refused_now) {
+            let index = seq.checked_sub(self.front_seq).and_then(|i| usize::try_from(i).ok());
+            let Some(message) = index.and_then(|i| self.messages.get_mut(i)) else { continue };
+            let others_taken = self.accepted > message.accepted_mark;
+            message.accepted_mark = self.accepted;
+            if !others_taken && !every {
+                continue;
+            }
+            message.rejections += 1;
+            if message.rejections >= MAX_REJECTIONS {
+                message.answered = true;
+                message.dropped = true;
+                SinkStats::add(&self.shared.stats.dropped_unsendable, 1);
+                self.shared.stats.set_last_error(&why);
+                warn!(sink = %self.shared.config.name, rejections = message.rejections, "{why}; dropped the message");
+            }
+        }
     }
 
     /// Removes answered messages from the front and acknowledges every batch they complete.
     fn acknowledge_answered(&mut self) {
         let mut delivered = 0u64;
         while self.messages.front().is_some_and(|m| m.answered) {
-            self.messages.pop_front();
+            if self.messages.pop_front().is_some_and(|m| !m.dropped) {
+                delivered += 1;
+            }
             self.front_seq += 1;
             self.next_unsent = self.next_unsent.saturating_sub(1);
-            delivered += 1;
         }
         // A batch is done when its last message is before the first unanswered one.
         while self.batch_ends.front().is_some_and(|end| end.last.wrapping_add(1) <= self.front_seq) {

@@ -70,9 +70,11 @@ pub async fn run(
         };
         let token = match popped {
             None => {
+                let interruptible = delivery.tracks_every_message();
                 tokio::select! {
                     biased;
                     () = abort.cancelled() => break,
+                    () = handover.cancelled(), if interruptible => break,
                     () = delivery.maintain() => {}
                 }
                 continue;
@@ -81,12 +83,16 @@ pub async fn run(
             Some(Some(token)) => token,
         };
         let batch = encode_batch(&config, &events, &mut encoder_scratch, &stats);
+        // A RELP sink whose receiver is down or hung would keep a reload waiting for ever; it
+        // tracks every message it took, so it can hand over mid-batch.
+        let interruptible = delivery.tracks_every_message();
         tokio::select! {
             biased;
             () = abort.cancelled() => {
                 lost_in_flight = delivery.untracked_in_flight(events.len());
                 break;
             }
+            () = handover.cancelled(), if interruptible => break,
             () = delivery.deliver(batch, &events, token) => {}
         }
     }
@@ -191,6 +197,12 @@ impl Delivery {
             Delivery::Relp(relp) => relp.deliver(batch, events, token).await,
             Delivery::Store(store) => store.deliver(batch, token).await,
         }
+    }
+
+    /// Whether every event taken from the queue is tracked until confirmed, so that a delivery
+    /// may be interrupted by a handover and its events given back (RELP).
+    fn tracks_every_message(&self) -> bool {
+        matches!(self, Delivery::Relp(_))
     }
 
     /// Unconfirmed events, taken out of the replay window (streams only).

@@ -62,8 +62,10 @@ pub struct StoreStats {
     pub expired: AtomicU64,
     /// Events not stored because an event with their id is kept already.
     pub duplicates: AtomicU64,
-    /// Damaged records skipped when the store was opened.
+    /// Damaged records skipped (when the store was opened, or read).
     pub corrupt: AtomicU64,
+    /// Events not stored because one record would exceed `retention.max_bytes`.
+    pub oversized: AtomicU64,
 }
 
 /// One kept event: where its record is, when it came, its id.
@@ -86,6 +88,7 @@ struct Segment {
 
 #[derive(Debug)]
 struct Inner {
+    retention: Retention,
     /// Segments in order; the last takes appends.
     segments: VecDeque<Segment>,
     /// Sequence number of `entries[0]`.
@@ -104,7 +107,6 @@ struct Inner {
 pub struct Store {
     dir: PathBuf,
     id: u64,
-    retention: Retention,
     inner: Mutex<Inner>,
     /// Wakes long-polling readers when events arrive.
     appended: Notify,
@@ -152,18 +154,24 @@ impl Store {
         std::fs::create_dir_all(dir)?;
         let id = read_or_create_id(&dir.join("store.id"))?;
         let stats = StoreStats::default();
-        let inner = recover(dir, &stats)?;
+        let inner = recover(dir, &stats, retention)?;
         let store = Store {
             dir: dir.to_owned(),
             id,
-            retention,
             inner: Mutex::new(inner),
             appended: Notify::new(),
             stats,
             consumers: consumers::Consumers::open(&dir.join("consumers.json"))?,
         };
-        store.apply_retention(&mut store.lock())?;
+        store.apply_retention(&mut store.lock());
         Ok(store)
+    }
+
+    /// New retention bounds (a reload), applied at once.
+    pub fn set_retention(&self, retention: Retention) {
+        let mut inner = self.lock();
+        inner.retention = retention;
+        self.apply_retention(&mut inner);
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -206,6 +214,17 @@ impl Store {
         };
         let mut offset = start;
         for envelope in envelopes {
+            if (records::record_len(TIME_LEN + envelope.len()) as u64) > inner.retention.max_bytes {
+                // Kept, it would push every other event out and then itself.
+                self.stats.oversized.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    store = %self.dir.display(),
+                    bytes = envelope.len(),
+                    max_bytes = inner.retention.max_bytes,
+                    "an event larger than retention.max_bytes was not stored"
+                );
+                continue;
+            }
             let id = envelope_id(envelope).unwrap_or_else(|| "".into());
             if !id.is_empty() && (inner.ids.contains_key(&id) || seen_here.contains_key(&id)) {
                 self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
@@ -243,7 +262,7 @@ impl Store {
             inner.entries.push_back(Some(entry));
             inner.next = seq + 1;
         }
-        self.apply_retention(&mut inner)?;
+        self.apply_retention(&mut inner);
         drop(inner);
         self.appended.notify_waiters();
         Ok(stored)
@@ -251,22 +270,22 @@ impl Store {
 
     /// Removes the oldest events while a retention bound is passed, and deletes segments
     /// that hold no kept event.
-    fn apply_retention(&self, inner: &mut Inner) -> io::Result<()> {
-        let oldest_allowed = now_ms().saturating_sub(self.retention.max_age.as_millis() as u64);
+    fn apply_retention(&self, inner: &mut Inner) {
+        let retention = inner.retention;
+        let oldest_allowed = now_ms().saturating_sub(retention.max_age.as_millis() as u64);
         let mut expired = 0;
         while let Some(front) = inner.entries.front() {
             let count = inner.next - inner.first;
             let too_old = front.as_ref().is_some_and(|entry| entry.time_ms < oldest_allowed);
-            if count <= self.retention.max_events
-                && inner.bytes <= self.retention.max_bytes
-                && !too_old
-                && front.is_some()
-            {
+            if count <= retention.max_events && inner.bytes <= retention.max_bytes && !too_old && front.is_some() {
                 break;
             }
             if let Some(Some(entry)) = inner.entries.pop_front() {
                 inner.bytes -= u64::from(entry.len);
-                inner.ids.remove(&entry.id);
+                // Only this event's own mapping: a later event may carry the same id again.
+                if inner.ids.get(&entry.id) == Some(&inner.first) {
+                    inner.ids.remove(&entry.id);
+                }
                 expired += 1;
             }
             inner.first += 1;
@@ -276,17 +295,20 @@ impl Store {
         // segment always stays (it takes the appends).
         while inner.segments.len() > 1 && inner.segments.get(1).is_some_and(|next| next.first <= inner.first) {
             if let Some(segment) = inner.segments.pop_front() {
-                std::fs::remove_file(&segment.path)?;
+                // The events are already out of the index; a file that cannot be removed now
+                // is removed at the next start, when nothing in it is kept.
+                if let Err(error) = std::fs::remove_file(&segment.path) {
+                    tracing::warn!(path = %segment.path.display(), "cannot remove an expired store segment: {error}");
+                }
             }
         }
-        Ok(())
     }
 
     /// The events after `after` (from the oldest without one), at most `limit`.
     pub fn read(&self, after: Option<Cursor>, limit: usize) -> Result<Page, ReadError> {
         let mut inner = self.lock();
         // Age retention also runs on reads, so an idle store does not serve expired events.
-        let _ = self.apply_retention(&mut inner);
+        self.apply_retention(&mut inner);
         let start = match after {
             None => inner.first,
             Some(cursor) => {
@@ -315,9 +337,14 @@ impl Store {
         while seq < inner.next && events.len() < limit {
             let index = (seq - inner.first) as usize;
             if let Some(Some(entry)) = inner.entries.get(index) {
-                let envelope =
-                    read_envelope(&inner, entry).map_err(|e| ReadError::Invalid(format!("read failed: {e}")))?;
-                events.push((Cursor { store: self.id, seq }, envelope));
+                match read_envelope(&inner, entry) {
+                    Ok(envelope) => events.push((Cursor { store: self.id, seq }, envelope)),
+                    // Damaged since the store was opened: skipped like a record damaged before.
+                    Err(error) => {
+                        self.stats.corrupt.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(store = %self.dir.display(), seq, "a stored event cannot be read, skipped: {error}");
+                    }
+                }
             }
             seq += 1;
         }
@@ -326,18 +353,29 @@ impl Store {
         Ok(Page { events, next: Cursor { store: self.id, seq: seq - 1 }, more: seq < inner.next })
     }
 
-    /// [`read`](Self::read), waiting up to `wait` for an event when there is none yet.
-    pub async fn read_waiting(&self, after: Option<Cursor>, limit: usize, wait: Duration) -> Result<Page, ReadError> {
+    /// [`read`](Self::read) off the async threads (it reads files and may wait for an append's
+    /// fsync), waiting up to `wait` for an event when there is none yet.
+    pub async fn read_waiting(
+        self: &std::sync::Arc<Self>,
+        after: Option<Cursor>,
+        limit: usize,
+        wait: Duration,
+    ) -> Result<Page, ReadError> {
         let deadline = tokio::time::Instant::now() + wait;
+        let read = |store: std::sync::Arc<Store>| async move {
+            tokio::task::spawn_blocking(move || store.read(after, limit))
+                .await
+                .unwrap_or_else(|e| Err(ReadError::Invalid(format!("the read failed: {e}"))))
+        };
         loop {
             // Registered before reading, so an append between the read and the wait wakes it.
             let appended = self.appended.notified();
-            let page = self.read(after, limit)?;
+            let page = read(self.clone()).await?;
             if !page.events.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(page);
             }
             if tokio::time::timeout_at(deadline, appended).await.is_err() {
-                return self.read(after, limit);
+                return read(self.clone()).await;
             }
         }
     }
@@ -345,7 +383,7 @@ impl Store {
     /// The kept event with envelope id `id`.
     pub fn get(&self, id: &str) -> Option<(Cursor, Vec<u8>)> {
         let mut inner = self.lock();
-        let _ = self.apply_retention(&mut inner);
+        self.apply_retention(&mut inner);
         let seq = *inner.ids.get(id)?;
         let entry = inner.entries.get((seq - inner.first) as usize)?.as_ref()?;
         let envelope = read_envelope(&inner, entry).ok()?;
@@ -405,13 +443,20 @@ fn read_or_create_id(path: &Path) -> io::Result<u64> {
 
 /// Rebuilds the index from the segment files: intact records in order, damaged ones as gaps,
 /// a torn tail cut off.
-fn recover(dir: &Path, stats: &StoreStats) -> io::Result<Inner> {
+fn recover(dir: &Path, stats: &StoreStats, retention: Retention) -> io::Result<Inner> {
     let mut firsts: Vec<u64> = std::fs::read_dir(dir)?
         .filter_map(|entry| entry.ok()?.file_name().to_str().and_then(records::parse_segment_name))
         .collect();
     firsts.sort_unstable();
-    let mut inner =
-        Inner { segments: VecDeque::new(), first: 1, entries: VecDeque::new(), ids: HashMap::new(), bytes: 0, next: 1 };
+    let mut inner = Inner {
+        retention,
+        segments: VecDeque::new(),
+        first: 1,
+        entries: VecDeque::new(),
+        ids: HashMap::new(),
+        bytes: 0,
+        next: 1,
+    };
     for (index, &first) in firsts.iter().enumerate() {
         let path = dir.join(records::segment_name(first));
         let buf = std::fs::read(&path)?;
@@ -448,7 +493,8 @@ fn recover(dir: &Path, stats: &StoreStats) -> io::Result<Inner> {
                 Some(entry) => {
                     inner.bytes += u64::from(entry.len);
                     if !entry.id.is_empty() {
-                        inner.ids.entry(entry.id.clone()).or_insert(seq);
+                        // An id stored again after its first copy expired: the newer one counts.
+                        inner.ids.insert(entry.id.clone(), seq);
                     }
                 }
                 None => {
