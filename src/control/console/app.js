@@ -328,6 +328,13 @@
     else location.hash = hash;
   }
 
+  /** The message an action left for the next view ("Created ...", "Deleted ..."), once. */
+  function takeFlash() {
+    const flash = state.flash;
+    state.flash = null;
+    return flash || "";
+  }
+
   function heading(text, id) {
     const h1 = h("h1", { id: id || "view-title", tabindex: "-1", text });
     document.title = text + " · siem-relay console";
@@ -481,6 +488,7 @@
         heading("Sinks"),
         isAdmin() ? h("a", { id: "create-sink", "data-testid": "create-sink", "data-change": "create", class: "button", href: "#/new", text: "New webhook" }) : null,
       ),
+      h("p", { id: "action-result", "data-testid": "action-result", class: "note", role: "status", "aria-live": "polite", text: takeFlash() }),
       h("p", { id: "view-error", class: "error", role: "alert" }),
       h(
         "div",
@@ -591,7 +599,10 @@
     const generation = state.generation;
     const admin = isAdmin();
     const result = h("p", { id: "action-result", "data-testid": "action-result", class: "note", role: "status", "aria-live": "polite" });
-    const actions = h("div", { id: "sink-actions", class: "actions", hidden: true });
+    // Delivery controls first, then edit and delete (added once the keys show a run-time sink).
+    const operate = h("div", { class: "actions" });
+    const manage = h("div", { class: "actions" });
+    const actions = h("div", { id: "sink-actions", class: "actions", hidden: true }, operate, manage);
     const confirm = h("div", { id: "delete-confirm", class: "confirm", role: "group", "aria-labelledby": "delete-question", hidden: true });
     const summary = h("dl", { id: "sink-summary", "data-testid": "sink-summary", class: "summary" });
     const counters = h("dl", { id: "sink-counters", "data-testid": "sink-counters", class: "summary counters" });
@@ -618,14 +629,10 @@
     );
     view.append(section);
     focusHeading(view);
-    if (state.flash) {
-      setText(result, state.flash);
-      state.flash = null;
-    }
+    setText(result, takeFlash());
 
     let sink = null;
     let built = false;
-    let runtime = false;
 
     const buttons = {};
     const say = (text, bad) => {
@@ -681,7 +688,7 @@
             say("Enabled.");
           }),
         );
-        actions.append(buttons.test || "", buttons.disable, buttons.enable);
+        operate.append(buttons.test || "", buttons.disable, buttons.enable);
         actions.hidden = false;
       }
       if (webhook) buildWebhookParts();
@@ -742,7 +749,7 @@
         confirm.hidden = false;
         $("confirm-delete").focus();
       });
-      actions.append(buttons.edit, buttons.remove);
+      manage.append(buttons.edit, buttons.remove);
       actions.hidden = false;
       const yes = h("button", { id: "confirm-delete", "data-testid": "confirm-delete", "data-change": "delete", type: "button", class: "button danger", text: "Delete " + name });
       const no = h("button", { id: "cancel-delete", type: "button", class: "button secondary", text: "Keep it" });
@@ -757,7 +764,14 @@
       });
       yes.addEventListener("click", () =>
         act(yes, async () => {
-          await api("DELETE", sinkPath(name));
+          // No refresh of a sink that is going away (it would answer 404).
+          stopRefresh();
+          try {
+            await api("DELETE", sinkPath(name));
+          } catch (error) {
+            every(refresh);
+            throw error;
+          }
           if (!current(generation)) return;
           state.flash = "Deleted the sink " + name + ".";
           go("#/sinks");
@@ -769,7 +783,6 @@
       try {
         const answer = await api("GET", sinkPath(name, "/keys"));
         if (!current(generation)) return;
-        runtime = true;
         clear(keys);
         keys.append(h("p", { class: "muted", text: "A run-time sink (drop-in file in control.sinks_dir)." }), keyList(answer.keys));
         buildRuntimeControls();
@@ -822,6 +835,7 @@
         ["Breaker", isWebhook(s) ? String(s.breaker).replace("_", " ") : "–"],
         ["Queue", count(queue.events) + " events, " + bytes(queue.bytes) + " (at most " + count(queue.max_events) + ", " + bytes(queue.max_bytes) + "; when full: " + queue.when_full + ")"],
         ["In / out", rate(s.rates && s.rates.in_per_second) + " / " + rate(s.rates && s.rates.out_per_second)],
+        ["Delivered / dropped", count(s.counters && s.counters.delivered) + " / " + count(dropped(s.counters))],
         ["Last error", s.last_error ? time(s.last_error.time) + ": " + s.last_error.error : "–"],
         ["Running since", time(s.since)],
       ];
@@ -841,7 +855,7 @@
         body.append(
           h(
             "tr",
-            { "data-testid": "history-row", "data-status": a.status === null ? "" : a.status, "data-success": a.success, "data-test": a.test },
+            { "data-testid": "history-row", "data-status": a.status === null ? "" : a.status, "data-success": String(a.success), "data-test": String(Boolean(a.test)) },
             h("td", { text: time(a.time) }),
             h("td", { "data-col": "status", text: a.status === null || a.status === undefined ? "–" : a.status }),
             h("td", { "data-col": "success" }, badge(a.success ? "delivered" : "failed", a.success ? "good" : "bad")),
@@ -1144,7 +1158,8 @@
         if (url) body.url = url;
         if (controls.format.value !== (original.format || "json")) body.format = controls.format.value;
         const before = Array.isArray(original.events) ? original.events : original.events ? [original.events] : [];
-        if (JSON.stringify(events) !== JSON.stringify(before)) body.events = events.length ? events : null;
+        const sorted = (list) => JSON.stringify([...list].sort());
+        if (sorted(events) !== sorted(before)) body.events = events.length ? events : null;
         const severity = original.min_severity === undefined ? "" : String(original.min_severity);
         if (controls.min_severity.value !== severity) body.min_severity = controls.min_severity.value || null;
         for (const key of ["secret", "token"]) {
