@@ -77,6 +77,13 @@
     }
   }
 
+  /** Text with `backquoted` parts as <code>, as the API's messages write them. */
+  function withCode(text) {
+    return String(text)
+      .split("`")
+      .map((part, i) => (i % 2 === 1 ? h("code", { text: part }) : part));
+  }
+
   function clear(element) {
     while (element.firstChild) element.removeChild(element.firstChild);
   }
@@ -555,8 +562,9 @@
   function sinkRow(name) {
     const cells = {};
     const element = h("tr", { id: "sink-row-" + name, "data-sink": name, "data-testid": "sink-row" });
-    for (const [key] of SINK_COLUMNS) {
-      const cell = h(key === "name" ? "th" : "td", { class: "col-" + key, "data-col": key });
+    for (const [key, label] of SINK_COLUMNS) {
+      // data-label: the column's name, shown beside each value on narrow windows (app.css).
+      const cell = h(key === "name" ? "th" : "td", { class: "col-" + key, "data-col": key, "data-label": label });
       if (key === "name") cell.setAttribute("scope", "row");
       cells[key] = cell;
       element.append(cell);
@@ -819,7 +827,10 @@
       if (!current(gen)) return;
       if (series.status === "fulfilled") {
         clear(activity);
-        activity.append(chart(series.value, { buckets: 60, seconds: 10, width: 600, height: 90, testid: "sink-chart" }));
+        activity.append(
+          chart(series.value, { buckets: 60, seconds: 10, width: 600, height: 90, testid: "sink-chart" }),
+          h("div", { class: "axis", "aria-hidden": "true" }, h("span", { text: "10 min ago" }), h("span", { text: "5 min" }), h("span", { text: "now" })),
+        );
       }
       if (history && history.status === "fulfilled") updateHistory(history.value.attempts || []);
       if (letters && letters.status === "fulfilled") updateDeadLetters(letters.value);
@@ -1044,7 +1055,7 @@
         boxes,
         h("label", { for: "f-events-more", class: "sub-label", text: "Other patterns (globs, comma-separated)" }),
         controls.events,
-        h("p", { id: "help-events", class: "help", text: "None picked means every type. `*` matches any run of characters, `?` one character." }),
+        h("p", { id: "help-events", class: "help" }, withCode("None picked means every type. `*` matches any run of characters, `?` one character.")),
         h("p", { id: "error-events", "data-testid": "error-events", "data-error-for": "events", class: "field-error", role: "alert" }),
       ),
     );
@@ -1193,13 +1204,21 @@
         if (!current(generation)) return;
         let key = error.field;
         if (!key && /"name"|exists already|sink name/.test(error.message)) key = "name";
-        if (key && FORM_FIELDS.includes(key)) showError(key, error.message);
+        if (key && FORM_FIELDS.includes(key)) showError(key, fieldMessage(error.message, key));
         else setText(formError, error.message);
       } finally {
         save.disabled = false;
         save.removeAttribute("aria-busy");
       }
     });
+  }
+
+  /** A refusal as shown beside its field: from the key on ("retry_count: expected 0 to 10"),
+   *  without the drop-in file's path that the daemon's message starts with. */
+  function fieldMessage(message, key) {
+    const at = message.indexOf("." + key + ":");
+    if (at < 0) return message;
+    return message.slice(at + 1);
   }
 
   // ---------------------------------------------------------------------------------------
@@ -1253,7 +1272,8 @@
         );
       }
       if (!(answer.event_types || []).length) body.append(h("tr", {}, h("td", { colspan: "4", class: "muted", text: "No event types configured or seen yet." })));
-      setText(note, answer.wildcard ? "Sink filters: " + answer.wildcard + "." : "");
+      clear(note);
+      if (answer.wildcard) append(note, withCode(answer.wildcard.charAt(0).toUpperCase() + answer.wildcard.slice(1) + "."));
     });
   }
 
