@@ -110,7 +110,8 @@ async fn assert_only_own_origin_and_no_errors(browser: &Browser, port: u16) {
         .filter(|entry| entry["level"] == "SEVERE" || entry["level"] == "WARNING")
         .filter(|entry| {
             let message = entry["message"].as_str().unwrap_or_default();
-            let refusal = ["401", "403", "404", "409", "422"].iter().any(|code| message.contains(&format!("status of {code}")));
+            let refusal =
+                ["401", "403", "404", "409", "422"].iter().any(|code| message.contains(&format!("status of {code}")));
             !(entry["source"] == "network" && message.contains("/v1/") && refusal)
         })
         .collect();
@@ -203,7 +204,9 @@ async fn admin_sees_the_sinks_and_their_counters_and_rates_update_live() {
     browser.click("#nav-sinks").await;
     wait_text(&browser, "#sink-row-siem [data-col=delivered]", "25").await;
     browser.command("POST", "/window/rect", Some(json!({ "width": 400, "height": 860 }))).await;
-    let overflow = browser.execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![]).await;
+    let overflow = browser
+        .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![])
+        .await;
     assert_eq!(overflow, json!(0), "the page is wider than a narrow window");
     browser.save_screenshot("sinks-narrow").await;
 
@@ -276,7 +279,9 @@ async fn admin_creates_tests_disables_edits_and_deletes_a_webhook_through_the_fo
     // Fixed: created, and the page moves to the new sink.
     browser.fill("#f-timeout-ms", "4000").await;
     browser.click("#save-sink").await;
-    browser.wait_for("the new sink's page", "return !!document.querySelector('#sink-view[data-sink=\"soc-hook\"]');").await;
+    browser
+        .wait_for("the new sink's page", "return !!document.querySelector('#sink-view[data-sink=\"soc-hook\"]');")
+        .await;
     browser.wait_for("the created message", &text_contains("#action-result", "Created")).await;
     let (status, keys) = daemon.control("GET", "/v1/sinks/soc-hook/keys").await;
     assert_eq!(status, 200, "{keys}");
@@ -288,7 +293,10 @@ async fn admin_creates_tests_disables_edits_and_deletes_a_webhook_through_the_fo
     // The secret is write-only: shown as "set", never as itself.
     wait_text(&browser, "[data-testid=key-secret] dd", "set (hidden)").await;
     let html = browser.html().await;
-    assert!(!html.contains(SECRET) && !html.contains("MfKQ9r8") && !html.contains("very-secret-path"), "a secret on the page");
+    assert!(
+        !html.contains(SECRET) && !html.contains("MfKQ9r8") && !html.contains("very-secret-path"),
+        "a secret on the page"
+    );
 
     // Test delivery: the result, then the attempt in the history with its status code.
     browser.click("#test-delivery").await;
@@ -313,7 +321,10 @@ async fn admin_creates_tests_disables_edits_and_deletes_a_webhook_through_the_fo
     browser.find("#f-retry-count").await;
     assert_eq!(browser.text("#f-secret-state").await, "set");
     assert_eq!(browser.execute("return document.getElementById('f-secret').value;", vec![]).await, json!(""));
-    assert_eq!(browser.execute("return document.getElementById('f-event-finding_added').checked;", vec![]).await, json!(true));
+    assert_eq!(
+        browser.execute("return document.getElementById('f-event-finding_added').checked;", vec![]).await,
+        json!(true)
+    );
     assert!(!browser.html().await.contains("MfKQ9r8"), "the secret in the edit form");
     browser.fill("#f-retry-count", "11").await;
     browser.click("#save-sink").await;
@@ -325,7 +336,10 @@ async fn admin_creates_tests_disables_edits_and_deletes_a_webhook_through_the_fo
     assert_eq!(keys["keys"]["retry_count"], 4);
     assert_eq!(keys["keys"]["secret"], "<set>");
     let dropin = std::fs::read_to_string(daemon.dir.path().join("sinks.d/soc-hook.toml")).expect("drop-in");
-    assert!(dropin.contains(SECRET) && dropin.contains("/hooks/very-secret-path"), "the edit lost a kept key: {dropin}");
+    assert!(
+        dropin.contains(SECRET) && dropin.contains("/hooks/very-secret-path"),
+        "the edit lost a kept key: {dropin}"
+    );
 
     // Delete, after a confirmation.
     browser.click("#delete-sink").await;

@@ -77,11 +77,12 @@ impl Browser {
             .spawn()
             .expect("start chromedriver");
         // Plain HTTP on loopback; reqwest's rustls back end still wants a TLS configuration.
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .expect("TLS versions")
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth();
+        let tls =
+            rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .expect("TLS versions")
+                .with_root_certificates(rustls::RootCertStore::empty())
+                .with_no_client_auth();
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .timeout(Duration::from_secs(60))
@@ -120,8 +121,7 @@ impl Browser {
             panic!("chromedriver could not start chromium: {}: {}", e.error, e.message);
         });
         browser.session = answer["sessionId"].as_str().expect("a session id").to_owned();
-        browser.browser_pid =
-            answer["capabilities"]["goog:processID"].as_i64().and_then(|pid| i32::try_from(pid).ok());
+        browser.browser_pid = answer["capabilities"]["goog:processID"].as_i64().and_then(|pid| i32::try_from(pid).ok());
         // Whatever chromium did on its own at start-up is not the page's doing.
         browser.log("performance").await;
         browser.log("browser").await;
@@ -325,7 +325,11 @@ impl Browser {
     /// Fails the test with `why`, the page's text and a screenshot saved beside the others.
     async fn fail(&self, why: &str) -> ! {
         let text = self
-            .try_command("POST", "/execute/sync", Some(json!({ "script": "return document.body.innerText;", "args": [] })))
+            .try_command(
+                "POST",
+                "/execute/sync",
+                Some(json!({ "script": "return document.body.innerText;", "args": [] })),
+            )
             .await
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned))
@@ -376,8 +380,9 @@ impl Drop for Browser {
         // Chromium normally exits with its session; should it not have, end it (it is ours).
         // Only the process whose command line names this browser's own profile directory.
         if let Some(pid) = self.browser_pid {
-            let ours = std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(&*self.profile.path().to_string_lossy()));
+            let ours = std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                String::from_utf8_lossy(&cmdline).contains(&*self.profile.path().to_string_lossy())
+            });
             if ours {
                 // SAFETY: kill(2) has no memory effects; the pid is the chromium this session started.
                 unsafe {
