@@ -66,16 +66,6 @@ impl Browser {
                  (apt-get install -y --no-install-recommends chromium chromium-driver)"
             );
         }
-        let profile = tempfile::tempdir().expect("profile dir");
-        let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .arg(format!("--log-path={}", profile.path().join("chromedriver.log").display()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromedriver");
         // Plain HTTP on loopback; reqwest's rustls back end still wants a TLS configuration.
         let tls =
             rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
@@ -88,6 +78,16 @@ impl Browser {
             .timeout(Duration::from_secs(60))
             .build()
             .expect("HTTP client");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let port = free_port();
+        let driver = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .arg(format!("--log-path={}", profile.path().join("chromedriver.log").display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
         let mut browser =
             Browser { driver, port, session: String::new(), browser_pid: None, http, profile, ended: false };
         browser.wait_until_ready().await;
