@@ -101,17 +101,18 @@ async fn assert_only_own_origin_and_no_errors(browser: &Browser, port: u16) {
         .collect();
     assert!(foreign.is_empty(), "the page requested another host: {foreign:?}");
     // Console messages: only the API's refusals may be errors (chromium logs every 4xx answer
-    // to a fetch): 401 for a wrong token, 403 for a viewer's forged change, 404 for a refresh
-    // that was under way while its sink was deleted, 409 for the keys of a sink of the
-    // configuration file, 422 for a refused form.
+    // to a fetch): 400 for a bad sink name, 401 for a wrong token, 403 for a viewer's forged
+    // change, 404 for a refresh that was under way while its sink was deleted, 409 for the keys
+    // of a sink of the configuration file, 422 for a refused form.
     let logs = browser.log("browser").await;
     let bad: Vec<&Value> = logs
         .iter()
         .filter(|entry| entry["level"] == "SEVERE" || entry["level"] == "WARNING")
         .filter(|entry| {
             let message = entry["message"].as_str().unwrap_or_default();
-            let refusal =
-                ["401", "403", "404", "409", "422"].iter().any(|code| message.contains(&format!("status of {code}")));
+            let refusal = ["400", "401", "403", "404", "409", "422"]
+                .iter()
+                .any(|code| message.contains(&format!("status of {code}")));
             !(entry["source"] == "network" && message.contains("/v1/") && refusal)
         })
         .collect();
@@ -253,13 +254,23 @@ async fn admin_creates_tests_disables_edits_and_deletes_a_webhook_through_the_fo
     browser.fill("#f-secret", SECRET).await;
     assert_eq!(browser.text("#f-secret-state").await, "not set");
 
-    // A refused value: the API's error beside its field, nothing created.
+    // Refused values: the API's error beside its field, nothing created. A name that is a path:
+    browser.fill("#f-name", "../etc").await;
+    browser.click("#save-sink").await;
+    let error = browser.wait_for("the name error", &text_of("#error-name")).await;
+    assert!(error.as_str().is_some_and(|e| e.contains("letters, digits")), "{error}");
+    assert!(
+        !daemon.dir.path().join("etc.toml").exists() && !daemon.dir.path().join("sinks.d").join("etc.toml").exists()
+    );
+    browser.fill("#f-name", "soc-hook").await;
+    // A number out of range:
     browser.fill("#f-retry-count", "11").await;
     browser.fill("#f-timeout-ms", "5000").await;
     browser.click("#save-sink").await;
     let error = browser.wait_for("the retry_count error", &text_of("#error-retry_count")).await;
     assert_eq!(error, "retry_count: expected 0 to 10, found 11", "the API's error without the drop-in's path");
     assert_eq!(browser.execute(&text_of("#error-timeout_ms"), vec![]).await, json!(""));
+    assert_eq!(browser.execute(&text_of("#error-name"), vec![]).await, json!(""), "the name's error stays");
     assert_eq!(browser.execute(&text_of("#form-error"), vec![]).await, json!(""));
     assert_eq!(
         browser.execute("return document.getElementById('f-retry-count').getAttribute('aria-invalid');", vec![]).await,

@@ -309,7 +309,12 @@
     stopRefresh();
     const view = $("view");
     clear(view);
-    const hash = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
+    let hash = "";
+    try {
+      hash = decodeURIComponent(location.hash.replace(/^#\/?/, ""));
+    } catch (_) {
+      hash = "";
+    }
     const parts = hash.split("/").filter(Boolean);
     for (const link of document.querySelectorAll("#nav a")) link.removeAttribute("aria-current");
     if (parts[0] === "event-types") {
