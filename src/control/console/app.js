@@ -634,11 +634,11 @@
       h("h2", { text: "Activity, last 10 minutes" }),
       activity,
       legend(),
-      h("h2", { text: "Counters" }),
-      counters,
+      webhookParts,
       h("h2", { text: "Configuration" }),
       keys,
-      webhookParts,
+      h("h2", { text: "Counters" }),
+      counters,
     );
     view.append(section);
     focusHeading(view);
