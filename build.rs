@@ -11,7 +11,9 @@
 //!
 //! Likewise `systemd_analyze_unavailable`, `ipv6_loopback_unavailable` and
 //! `systemd_layout_present` mark the one test each that needs `systemd-analyze`, an IPv6
-//! loopback, or a host without `/run/siem-relay`.
+//! loopback, or a host without `/run/siem-relay`, and `browser_unavailable` the console's
+//! browser tests, which need `/usr/bin/chromium` and `/usr/bin/chromedriver` (always run with
+//! `CI` set).
 //!
 //! The decision is re-made when `provision.sh` finishes (it rewrites
 //! `target/interop/.provisioned`) or when `CI`, `SIEM_RELAY_INTEROP`, `USER` or `SUDO_USER`
@@ -57,6 +59,19 @@ fn main() {
     if Path::new("/run/siem-relay").exists() {
         println!("cargo::rustc-cfg=systemd_layout_present");
         println!("cargo::warning=the default-path test is ignored: /run/siem-relay exists (an installed service), which the rule prefers");
+    }
+    // The operator console's browser tests (tests/console_browser.rs) drive Debian's chromium
+    // through chromedriver. With `CI` set they always run (.ci/run installs both), and a test
+    // that runs without them fails.
+    println!("cargo::rustc-check-cfg=cfg(browser_unavailable)");
+    let missing: Vec<&str> =
+        ["/usr/bin/chromium", "/usr/bin/chromedriver"].into_iter().filter(|path| !Path::new(path).exists()).collect();
+    if !missing.is_empty() && flag("CI").is_none() {
+        println!("cargo::rustc-cfg=browser_unavailable");
+        println!(
+            "cargo::warning=the console browser tests are ignored: {} not installed (apt-get install -y --no-install-recommends chromium chromium-driver)",
+            missing.join(" and ")
+        );
     }
     println!("cargo::rustc-check-cfg=cfg(ipv6_loopback_unavailable)");
     if std::net::TcpListener::bind("[::1]:0").is_err() {

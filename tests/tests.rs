@@ -9,6 +9,7 @@ mod bench_tool;
 mod cef;
 mod cli;
 mod console;
+mod console_browser;
 mod control;
 mod disk_queue;
 mod encoding;

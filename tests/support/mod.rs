@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod cef_parsers;
 pub mod cef_strict;
 pub mod certs;
