@@ -76,9 +76,15 @@ async fn the_console_is_served_with_a_strict_policy_and_the_api_needs_a_token() 
         receiver.url("tcp")
     ))
     .await;
-    for path in ["/", "/app.js", "/app.css"] {
+    for (path, content_type) in [
+        ("/", "text/html; charset=utf-8"),
+        ("/app.js", "text/javascript; charset=utf-8"),
+        ("/app.css", "text/css; charset=utf-8"),
+    ] {
         let (status, headers, body) = request(port, "GET", path, None).await;
         assert_eq!(status, 200, "{path}");
+        assert_eq!(header(&headers, "content-type"), Some(content_type), "{path}");
+        assert_eq!(header(&headers, "x-content-type-options"), Some("nosniff"), "{path}");
         let policy = header(&headers, "content-security-policy").expect("a policy");
         assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self'"), "{policy}");
         assert!(!policy.contains("unsafe-inline"), "{policy}");
@@ -138,6 +144,49 @@ async fn the_console_is_served_with_a_strict_policy_and_the_api_needs_a_token() 
         request_with(port, "PATCH", "/v1/sinks/hook", Some("admin-token"), r#"{"retry_count": 11}"#).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(serde_json::from_str::<serde_json::Value>(&body).expect("JSON")["field"], "retry_count", "{body}");
+
+    // No answer the page reads ever carries the secret or the webhook's path.
+    for path in ["/v1/sinks", "/v1/sinks/hook", "/v1/sinks/hook/keys", "/v1/sinks/hook/history", "/v1/health"] {
+        let (_, _, body) = request(port, "GET", path, Some("admin-token")).await;
+        assert!(!body.contains("MfKQ9r8") && !body.contains("very/secret"), "{path}: {body}");
+    }
+
+    // Bad input: each refused with a clear error, nothing changed.
+    let sinks_dir = daemon.dir.path().join("sinks.d");
+    let files = || {
+        let mut names: Vec<String> = std::fs::read_dir(&sinks_dir)
+            .expect("sinks.d")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = files();
+    let huge = format!(
+        "{{\"name\": \"big\", \"format\": \"json\", \"url\": \"http://127.0.0.1:9/\", \"pad\": \"{}\"}}",
+        "x".repeat(2 << 20)
+    );
+    for (body, status, says) in [
+        (huge.as_str(), 413, "too large"),
+        ("{\"name\": \"x\", \"format\": ", 400, "expected a JSON object"),
+        (
+            r#"{"name": "x", "format": "json", "url": "http://127.0.0.1:9/", "colour": 1}"#,
+            422,
+            "unknown field `colour`",
+        ),
+        (r#"{"name": "../x", "format": "json", "url": "http://127.0.0.1:9/"}"#, 400, "letters, digits"),
+    ] {
+        let (code, _, answer) = request_with(port, "POST", "/v1/sinks", Some("admin-token"), body).await;
+        assert_eq!(code, status, "{answer}");
+        let error = serde_json::from_str::<serde_json::Value>(&answer).expect("JSON error")["error"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(error.contains(says), "{error}");
+    }
+    assert_eq!(files(), before, "a refused change left a file behind");
+    let (_, _, body) = request(port, "GET", "/v1/sinks", Some("admin-token")).await;
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).expect("JSON").as_array().map(Vec::len), Some(2));
     daemon.stop().await;
 }
 
