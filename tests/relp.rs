@@ -179,6 +179,37 @@ async fn a_receiver_dying_with_commands_unanswered_loses_nothing() {
     });
 }
 
+/// A receiver that takes commands and never answers is given up after `relp_timeout_ms`; the
+/// next session gets everything again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_receiver_is_given_up_after_relp_timeout_ms() {
+    let server = RelpServer::start(Behaviour { window: 8, mute_first_session: true, ..Behaviour::default() }).await;
+    let daemon = TestDaemon::start(&sink(&server.url(), 8, "relp_timeout_ms = 300")).await;
+    daemon.send(&numbered_events("finding_added", 20)).await;
+    let stats = daemon.sink_stats("relp");
+    assert!(eventually(WAIT, || get(&stats.delivered) == 20).await, "delivered {}", get(&stats.delivered));
+    assert!(all_once(&accepted_ids(&server), 20));
+    assert_eq!(server.with(|s| s.sessions), 2);
+    assert!(get(&stats.disconnects) >= 1);
+    let (_, status) = daemon.control("GET", "/v1/sinks/relp").await;
+    assert!(status["last_error"]["error"].as_str().is_some_and(|e| e.contains("no answer")), "{status}");
+}
+
+/// A reload that points a RELP sink whose receiver is down at a live one takes effect at once:
+/// the old worker hands its unanswered events over mid-batch instead of retrying for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_replaces_a_relp_sink_whose_receiver_is_down() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let daemon = TestDaemon::start(&sink(&format!("relp://127.0.0.1:{dead}"), 8, "")).await;
+    daemon.send(&numbered_events("finding_added", 10)).await;
+    let stats = daemon.sink_stats("relp");
+    assert!(eventually(WAIT, || get(&stats.connect_failures) >= 2).await);
+    let server = RelpServer::start(Behaviour { window: 8, ..Behaviour::default() }).await;
+    daemon.reload(&sink(&server.url(), 8, "")).await.expect("reload");
+    assert!(eventually(WAIT, || accepted_ids(&server).len() == 10).await, "{:?}", accepted_ids(&server));
+    assert!(all_once(&accepted_ids(&server), 10));
+}
+
 #[test]
 fn relp_settings_are_checked() {
     let parse = |extra: &str| {
@@ -191,6 +222,7 @@ fn relp_settings_are_checked() {
     assert!(parse("relp_window = 1024").is_ok());
     for (extra, key, reason) in [
         ("relp_window = 0", "sinks.r.relp_window", "expected 1 to 1024"),
+        ("relp_timeout_ms = 10", "sinks.r.relp_timeout_ms", "expected 100 to 3600000"),
         ("max_message_bytes = 200000", "sinks.r.max_message_bytes", "largest RELP frame"),
         ("framing = \"lf\"", "sinks.r.framing", "tcp:// and tls://"),
     ] {

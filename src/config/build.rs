@@ -384,6 +384,7 @@ fn build_sink(
         leef_delimiter,
         retention,
         relp_window,
+        relp_timeout_ms,
         egress_policy,
         timeout_ms,
         retry_count,
@@ -547,21 +548,24 @@ fn build_sink(
         }
         (_, None) => None,
     };
-    let relp = match (&endpoint, relp_window) {
-        (Endpoint::Relp(_), window) => {
-            let window = window.unwrap_or(crate::sink::relp::DEFAULT_WINDOW);
-            if !(1..=crate::sink::relp::MAX_WINDOW).contains(&window) {
-                return Err(cx.error(
-                    key("relp_window"),
-                    format!("expected 1 to {}, found {window}", crate::sink::relp::MAX_WINDOW),
-                ));
+    let relp = match (&endpoint, relp_window, relp_timeout_ms) {
+        (Endpoint::Relp(_), window, timeout_ms) => {
+            use crate::sink::relp::{DEFAULT_TIMEOUT_MS, DEFAULT_WINDOW, MAX_WINDOW};
+            let window = window.unwrap_or(DEFAULT_WINDOW);
+            if !(1..=MAX_WINDOW).contains(&window) {
+                return Err(cx.error(key("relp_window"), format!("expected 1 to {MAX_WINDOW}, found {window}")));
             }
-            Some(crate::sink::relp::RelpSettings { window })
+            let timeout_ms = timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+            if !(100..=3_600_000).contains(&timeout_ms) {
+                return Err(cx.error(key("relp_timeout_ms"), format!("expected 100 to 3600000, found {timeout_ms}")));
+            }
+            Some(crate::sink::relp::RelpSettings { window, answer_timeout: Duration::from_millis(timeout_ms) })
         }
-        (other, Some(_)) => {
-            return Err(cx.error(key("relp_window"), format!("applies to relp:// sinks only, not {}", other.kind())))
+        (other, Some(_), _) | (other, _, Some(_)) => {
+            let field = if relp_window.is_some() { "relp_window" } else { "relp_timeout_ms" };
+            return Err(cx.error(key(field), format!("applies to relp:// sinks only, not {}", other.kind())));
         }
-        (_, None) => None,
+        (_, None, None) => None,
     };
     let http_keys = HttpKeys {
         timeout_ms,

@@ -128,6 +128,7 @@ fn resolve_sink(sink: &SinkConfig, keys: &mut Table) {
     }
     if let Some(relp) = &sink.relp {
         keys.insert("relp_window".into(), count(relp.window));
+        keys.insert("relp_timeout_ms".into(), millis(relp.answer_timeout));
     }
     if let Some(http) = &sink.http {
         keys.insert("timeout_ms".into(), millis(http.timeout));

@@ -196,6 +196,8 @@ pub struct SinkFile {
     pub retention: Option<RetentionFile>,
     /// RELP: most `syslog` commands unanswered at a time (default 128).
     pub relp_window: Option<usize>,
+    /// RELP: how long the oldest message in flight may wait for its answer (default 90000).
+    pub relp_timeout_ms: Option<u64>,
     /// Syslog and CEF sinks: apply the `[egress]` policy to this sink's connections too.
     pub egress_policy: Option<bool>,
     /// Webhooks: request timeout, 1000-30000 ms (default 5000).

@@ -14,7 +14,8 @@
 //! the receiver since the last, it is dropped, counted in `dropped_unsendable` and logged with the
 //! receiver's reason, so that one message the receiver will never take cannot hold up every
 //! later one; a receiver that refuses everything (overloaded) never makes it drop anything.
-//! A receiver that stays silent for [`ANSWER_TIMEOUT`] is given up like a broken one.
+//! A receiver that stays silent for `relp_timeout_ms` (default 90 s) is given up like a
+//! broken one.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -37,9 +38,10 @@ pub const DEFAULT_WINDOW: usize = 128;
 pub const MAX_WINDOW: usize = 1024;
 /// Refusals of one message before it is dropped.
 pub const MAX_REJECTIONS: u32 = 5;
-/// How long the oldest unanswered message may wait for its answer before the session is
-/// given up as hung (librelp's omrelp waits 90 s too); its messages then go again.
-const ANSWER_TIMEOUT: Duration = Duration::from_secs(90);
+/// Default of `relp_timeout_ms`: how long the oldest unanswered message may wait for its answer
+/// before the session is given up as hung (librelp's omrelp waits 90 s too); its messages then
+/// go again.
+pub const DEFAULT_TIMEOUT_MS: u64 = 90_000;
 /// Most bytes read ahead of the frame parser: a whole frame and more never need more.
 const MAX_INPUT: usize = 2 * relp::MAX_DATA;
 /// How long `close` waits for its answer at shutdown.
@@ -50,6 +52,8 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 pub struct RelpSettings {
     /// Most unanswered `syslog` commands at a time.
     pub window: usize,
+    /// How long the oldest message in flight may wait for its answer (`relp_timeout_ms`).
+    pub answer_timeout: Duration,
 }
 
 /// One message, from the moment its batch was taken until the receiver answered it.
@@ -223,9 +227,10 @@ impl RelpDelivery {
         if wait {
             // A receiver that is up but never answers must not hold the sink for ever.
             let oldest = self.messages.iter().filter_map(|m| m.sent.map(|(_, at)| at)).min();
-            let deadline = oldest.map_or(ANSWER_TIMEOUT, |at| ANSWER_TIMEOUT.saturating_sub(at.elapsed()));
+            let limit = self.settings.answer_timeout;
+            let deadline = oldest.map_or(limit, |at| limit.saturating_sub(at.elapsed()));
             match tokio::time::timeout(deadline, session.connection.read_into(&mut session.input)).await {
-                Err(_) => closed = Some(format!("no answer from the receiver within {ANSWER_TIMEOUT:?}")),
+                Err(_) => closed = Some(format!("no answer from the receiver within {limit:?} (relp_timeout_ms)")),
                 Ok(Ok(0)) => closed = Some("receiver closed the connection".to_owned()),
                 Ok(Ok(_)) => {}
                 Ok(Err(error)) => closed = Some(format!("connection failed: {error}")),

@@ -174,7 +174,10 @@ impl Delivery {
                 None => unreachable!("a store sink's route always has its store"),
             },
             Endpoint::Relp(_) => {
-                let settings = config.relp.unwrap_or(RelpSettings { window: super::relp::DEFAULT_WINDOW });
+                let settings = config.relp.unwrap_or(RelpSettings {
+                    window: super::relp::DEFAULT_WINDOW,
+                    answer_timeout: Duration::from_millis(super::relp::DEFAULT_TIMEOUT_MS),
+                });
                 Delivery::Relp(RelpDelivery::new(shared, settings))
             }
             Endpoint::Http(_) => unreachable!("webhook sinks run in sink::http"),

@@ -29,6 +29,8 @@ pub struct Behaviour {
     pub cut_after: Option<usize>,
     /// The window the client was configured with: more unanswered commands is a violation.
     pub window: usize,
+    /// On the first session, take `syslog` commands and never answer them (a hung receiver).
+    pub mute_first_session: bool,
 }
 
 #[derive(Debug, Default)]
@@ -205,6 +207,7 @@ async fn session(stream: TcpStream, behaviour: Behaviour, state: Arc<Mutex<State
         })
     };
     let mut expected = 1u64;
+    let mut muted = false;
     loop {
         let frame = match read_frame(&mut reader).await {
             Ok(Some(frame)) => frame,
@@ -231,7 +234,10 @@ async fn session(stream: TcpStream, behaviour: Behaviour, state: Arc<Mutex<State
                 {
                     violation(format!("open does not offer syslog: {offers:?}"));
                 }
-                state.lock().expect("lock").sessions += 1;
+                let mut locked = state.lock().expect("lock");
+                locked.sessions += 1;
+                muted = behaviour.mute_first_session && locked.sessions == 1;
+                drop(locked);
                 let body = b"200 OK\nrelp_version=0\nrelp_software=test-receiver\ncommands=syslog";
                 let _ = answers.send((encode(1, "rsp", body), None, false));
             }
@@ -275,6 +281,9 @@ async fn session(stream: TcpStream, behaviour: Behaviour, state: Arc<Mutex<State
                     // Dies with commands unanswered: nothing more is read or answered.
                     answering.abort();
                     return;
+                }
+                if muted {
+                    continue;
                 }
                 let reply = if refuse {
                     encode(txnr, "rsp", b"500 refused by the test")
