@@ -139,17 +139,13 @@ impl Pipeline {
             if current.is_none() {
                 opened.insert(sink.name.clone(), open_queue(sink)?);
             }
+            // A store the sink has already is kept: opening it twice would race its writer.
             let kept = current
                 .and_then(|c| c.route.store.clone())
                 .filter(|store| sink.store.as_ref().is_some_and(|wanted| wanted.dir.as_path() == store.dir()));
-            // A store the sink has already is kept (opening it twice would race its writer);
-            // new retention bounds apply to it at once.
-            let store = match (kept, &sink.store) {
-                (Some(store), Some(config)) => {
-                    store.set_retention(config.retention);
-                    Some(store)
-                }
-                _ => open_store(sink)?,
+            let store = match kept {
+                Some(store) => Some(store),
+                None => open_store(sink)?,
             };
             if let Some(store) = store {
                 stores.insert(sink.name.clone(), store);
@@ -184,6 +180,10 @@ impl Pipeline {
                         state
                     });
                     let store = stores.remove(&sink.name);
+                    // Only now, with every open done: a refused reload changes nothing.
+                    if let (Some(store), Some(config)) = (&store, &sink.store) {
+                        store.set_retention(config.retention);
+                    }
                     let route = new_route(sink, current.route.queue.clone(), current.route.stats.clone(), http, store);
                     route.pause.set(current.route.pause.is_paused());
                     current.handover.cancel();

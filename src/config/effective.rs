@@ -50,16 +50,24 @@ fn redact(root: &mut Table) {
     }
     let Some(Value::Table(sinks)) = root.get_mut("sinks") else { return };
     for (_, sink) in sinks.iter_mut() {
-        let Some(sink) = sink.as_table_mut() else { continue };
-        for key in SECRET_SINK_KEYS {
-            if sink.contains_key(key) {
-                sink.insert(key.into(), REDACTED.into());
-            }
+        if let Some(sink) = sink.as_table_mut() {
+            redact_sink(sink, REDACTED);
         }
-        if let Some(Value::Table(headers)) = sink.get_mut("headers") {
-            for (_, value) in headers.iter_mut() {
-                *value = REDACTED.into();
-            }
+    }
+}
+
+/// Replaces the secrets among one sink's keys with `shown`: the webhook secret, the HEC token
+/// and every header value (headers may carry credentials). The one list of secret sink keys,
+/// for `check --print` and the control API alike.
+pub fn redact_sink(sink: &mut Table, shown: &str) {
+    for key in SECRET_SINK_KEYS {
+        if sink.contains_key(key) {
+            sink.insert(key.into(), shown.into());
+        }
+    }
+    if let Some(Value::Table(headers)) = sink.get_mut("headers") {
+        for (_, value) in headers.iter_mut() {
+            *value = shown.into();
         }
     }
 }

@@ -138,8 +138,9 @@ pub fn build_encoder(
         ));
     }
     let known = SYSLOG_FORMATS.contains(&format.as_str()) || WEBHOOK_FORMATS.contains(&format.as_str());
-    let stored_json = *endpoint == Endpoint::Store && format == "json";
-    if !known || (!webhook && !stored_json && WEBHOOK_FORMATS.contains(&format.as_str())) {
+    // A store takes json only (checked above); other non-webhook sinks take syslog formats.
+    let takes_webhook_formats = webhook || *endpoint == Endpoint::Store;
+    if !known || (!takes_webhook_formats && WEBHOOK_FORMATS.contains(&format.as_str())) {
         let expected = if webhook {
             "\"json\", \"slack\", \"teams\", \"splunk_hec\", \"cef\", \"leef\", \"rfc5424\" or \"rfc3164\""
         } else {

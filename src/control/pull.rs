@@ -218,3 +218,28 @@ pub async fn commit(state: &ControlState, name: &str, consumer: &str, body: &[u8
         Err(error) => Answer::error(500, format!("the commit failed: {error}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{percent_decoded, with_cursor};
+    use crate::store::Cursor;
+
+    #[test]
+    fn ids_in_paths_are_percent_decoded_and_bad_escapes_kept() {
+        assert_eq!(percent_decoded("f-1"), "f-1");
+        assert_eq!(percent_decoded("a%20b%2Fc%3F"), "a b/c?");
+        assert_eq!(percent_decoded("caf%C3%A9"), "café");
+        assert_eq!(percent_decoded("100%"), "100%");
+        assert_eq!(percent_decoded("%zz%4"), "%zz%4");
+    }
+
+    #[test]
+    fn the_cursor_goes_first_and_the_envelope_follows_byte_for_byte() {
+        let mut out = String::new();
+        with_cursor(Cursor { store: 1, seq: 2 }, br#"{"id":"a","n":1.50}"#, &mut out);
+        assert_eq!(out, r#"{"cursor":"0000000000000001.2","id":"a","n":1.50}"#);
+        out.clear();
+        with_cursor(Cursor { store: 1, seq: 2 }, b"{}", &mut out);
+        assert_eq!(out, r#"{"cursor":"0000000000000001.2"}"#);
+    }
+}

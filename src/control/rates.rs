@@ -55,10 +55,15 @@ impl Sample {
     }
 }
 
+/// One sink's counters and their samples, oldest first.
+type History = (Arc<SinkStats>, VecDeque<Sample>);
+
 /// The sampled history of every sink.
 #[derive(Debug, Default)]
 pub struct RateHistory {
-    by_sink: Mutex<HashMap<usize, (String, VecDeque<Sample>)>>,
+    /// Keyed by the counters' address; the entry holds the counters too, so that the address
+    /// cannot be reused by another sink while the entry exists.
+    by_sink: Mutex<HashMap<usize, History>>,
 }
 
 /// A sink's identity in the history: its counters' address (kept alive by the route).
@@ -75,8 +80,9 @@ impl RateHistory {
         let live: Vec<usize> = routes.routes().iter().map(|route| key(&route.stats)).collect();
         by_sink.retain(|sink, _| live.contains(sink));
         for route in routes.routes() {
-            let (_, samples) =
-                by_sink.entry(key(&route.stats)).or_insert_with(|| (route.name.clone(), VecDeque::with_capacity(KEEP)));
+            let (_, samples) = by_sink
+                .entry(key(&route.stats))
+                .or_insert_with(|| (route.stats.clone(), VecDeque::with_capacity(KEEP)));
             if samples.len() == KEEP {
                 samples.pop_front();
             }
@@ -161,7 +167,7 @@ mod tests {
             let samples: VecDeque<Sample> = (0..7u64)
                 .map(|i| Sample { time: 100 + 2 * i, received: 10 * i, delivered: 8 * i, failed: i, dropped: 0 })
                 .collect();
-            by_sink.insert(key(&stats), ("s".to_owned(), samples));
+            by_sink.insert(key(&stats), (stats.clone(), samples));
         }
         let series = history.series(&stats);
         let points = series["points"].as_array().expect("points");

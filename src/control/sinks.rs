@@ -124,24 +124,15 @@ async fn existing(state: &ControlState, name: &str) -> Result<(std::path::PathBu
 /// `token`, header values) read `"<set>"`, and a webhook URL shows only its scheme and host
 /// (its path may be the credential).
 pub async fn keys(state: &ControlState, name: &str) -> Answer {
-    let (_, table) = match existing(state, name).await {
+    let (_, mut table) = match existing(state, name).await {
         Ok(found) => found,
         Err(answer) => return answer,
     };
+    crate::config::effective::redact_sink(&mut table, SET);
     let mut keys = match serde_json::to_value(&table) {
         Ok(Value::Object(keys)) => keys,
         _ => return Answer::error(500, format!("the drop-in of {name:?} cannot be shown as JSON")),
     };
-    for secret in ["secret", "token"] {
-        if keys.contains_key(secret) {
-            keys.insert(secret.to_owned(), json!(SET));
-        }
-    }
-    if let Some(Value::Object(headers)) = keys.get_mut("headers") {
-        for value in headers.values_mut() {
-            *value = json!(SET);
-        }
-    }
     if let Some(config) = state.handles.pipeline.sink_config(name).await {
         if let crate::transport::Endpoint::Http(_) = config.endpoint {
             keys.insert("url".to_owned(), json!(config.endpoint.to_string()));

@@ -290,8 +290,7 @@ impl RelpDelivery {
             return Err(format!("response to transaction {}, which is not outstanding", frame.txnr));
         };
         let response = relp::parse_response(&frame.data).map_err(|e| e.to_string())?;
-        let index = seq.checked_sub(self.front_seq).and_then(|i| usize::try_from(i).ok());
-        let Some(message) = index.and_then(|i| self.messages.get_mut(i)) else {
+        let Some(message) = message_at(&mut self.messages, self.front_seq, seq) else {
             // Cannot happen (an outstanding transaction's message is kept until answered), but
             // an answer is no reason to stop a sink.
             return Ok(None);
@@ -318,11 +317,11 @@ impl RelpDelivery {
     /// take cannot hold up every later one.
     fn count_refusals(&mut self) {
         let every = self.settings.window == 1;
+        let accepted = self.accepted;
         for (seq, why) in std::mem::take(&mut self.refused_now) {
-            let index = seq.checked_sub(self.front_seq).and_then(|i| usize::try_from(i).ok());
-            let Some(message) = index.and_then(|i| self.messages.get_mut(i)) else { continue };
-            let others_taken = self.accepted > message.accepted_mark;
-            message.accepted_mark = self.accepted;
+            let Some(message) = message_at(&mut self.messages, self.front_seq, seq) else { continue };
+            let others_taken = accepted > message.accepted_mark;
+            message.accepted_mark = accepted;
             if !others_taken && !every {
                 continue;
             }
@@ -480,6 +479,11 @@ impl RelpDelivery {
         self.next_unsent = 0;
         self.messages.drain(..).filter(|m| !m.answered).map(|m| m.event).collect()
     }
+}
+
+/// The kept message with sequence number `seq` (the front one has `front_seq`), if still kept.
+fn message_at(messages: &mut VecDeque<Message>, front_seq: u64, seq: u64) -> Option<&mut Message> {
+    messages.get_mut(usize::try_from(seq.checked_sub(front_seq)?).ok()?)
 }
 
 /// Sends `open` and waits for its answer; returns what was read beyond it.

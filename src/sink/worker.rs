@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::backoff::Backoff;
-use super::relp::{RelpDelivery, RelpSettings};
+use super::relp::RelpDelivery;
 use super::stats::{EncodeTally, SinkStats};
 use super::store::StoreDelivery;
 use super::window::{Replay, ReplayWindow};
@@ -173,13 +173,10 @@ impl Delivery {
                 Some(store) => Delivery::Store(StoreDelivery { shared, store }),
                 None => unreachable!("a store sink's route always has its store"),
             },
-            Endpoint::Relp(_) => {
-                let settings = config.relp.unwrap_or(RelpSettings {
-                    window: super::relp::DEFAULT_WINDOW,
-                    answer_timeout: Duration::from_millis(super::relp::DEFAULT_TIMEOUT_MS),
-                });
-                Delivery::Relp(RelpDelivery::new(shared, settings))
-            }
+            Endpoint::Relp(_) => match config.relp {
+                Some(settings) => Delivery::Relp(RelpDelivery::new(shared, settings)),
+                None => unreachable!("a relp sink's config always has its settings"),
+            },
             Endpoint::Http(_) => unreachable!("webhook sinks run in sink::http"),
         }
     }

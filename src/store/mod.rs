@@ -18,7 +18,7 @@
 pub mod consumers;
 pub mod cursor;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
@@ -203,7 +203,7 @@ impl Store {
         let mut stored = 0;
         let mut buffer = Vec::new();
         let mut pending: Vec<(u64, Entry)> = Vec::new();
-        let mut seen_here: HashMap<Box<str>, ()> = HashMap::new();
+        let mut seen_here: HashSet<Box<str>> = HashSet::new();
         if inner.segments.back().is_none_or(|s| s.len >= SEGMENT_BYTES) {
             let first = inner.next;
             inner.segments.push_back(create_segment(&self.dir, first)?);
@@ -226,7 +226,7 @@ impl Store {
                 continue;
             }
             let id = envelope_id(envelope).unwrap_or_else(|| "".into());
-            if !id.is_empty() && (inner.ids.contains_key(&id) || seen_here.contains_key(&id)) {
+            if !id.is_empty() && (inner.ids.contains_key(&id) || seen_here.contains(&id)) {
                 self.stats.duplicates.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -238,7 +238,7 @@ impl Store {
             records::encode_record(seq, &payload, &mut buffer);
             let len = (buffer.len() - before) as u32;
             if !id.is_empty() {
-                seen_here.insert(id.clone(), ());
+                seen_here.insert(id.clone());
             }
             pending.push((seq, Entry { segment, offset, len, time_ms, id }));
             offset += u64::from(len);
