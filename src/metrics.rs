@@ -95,7 +95,7 @@ impl Collector for MetricsSource {
         sink_counter(
             &mut encoder,
             "sink_events_delivered",
-            "Events the receiver confirmed (TCP acknowledgement, 2xx) or that were written.",
+            "Events the receiver confirmed (TCP acknowledgement, RELP 200, Kafka acks, 2xx) or that were written.",
             &|s| get(&s.delivered),
         )?;
         sink_counter(&mut encoder, "sink_events_resent", "Events sent again after a broken connection.", &|s| {
@@ -104,7 +104,7 @@ impl Collector for MetricsSource {
         sink_counter(
             &mut encoder,
             "sink_delivery_retries",
-            "Webhook attempts repeated after a retryable failure.",
+            "Webhook and Kafka produce attempts repeated after a retryable failure.",
             &|s| get(&s.retries),
         )?;
         sink_counter(&mut encoder, "sink_events_failed", "Events given up and kept as dead letters.", &|s| {
@@ -161,6 +161,14 @@ impl Collector for MetricsSource {
         let pairs: Vec<(&Labels<'_>, i64)> =
             labels.iter().map(|l| &l[..]).zip(depth.iter().map(|d| d.1 as i64)).collect();
         gauge(&mut encoder, "sink_queue_bytes", "Bytes waiting in the sink's queue.", &pairs)?;
+        let in_flight: Vec<i64> = routes.iter().map(|r| get(&r.stats.in_flight) as i64).collect();
+        let pairs: Vec<(&Labels<'_>, i64)> = labels.iter().map(|l| &l[..]).zip(in_flight.iter().copied()).collect();
+        gauge(
+            &mut encoder,
+            "sink_events_in_flight",
+            "Events sent and awaiting the receiver's confirmation (Kafka: produced, not yet acknowledged).",
+            &pairs,
+        )?;
 
         // Pull-mode stores: what they keep and what retention and id checks removed.
         let stores: Vec<(&Labels<'_>, &crate::store::Store)> =
@@ -188,7 +196,7 @@ impl Collector for MetricsSource {
 
         let mut family = encoder.encode_descriptor(
             "sink_delivery_latency_seconds",
-            "Time per delivery: a stream batch written, a webhook attempt answered, a file write.",
+            "Time per delivery: a stream batch written, a webhook attempt answered, a Kafka produce acknowledged, a file write.",
             None,
             MetricType::Histogram,
         )?;

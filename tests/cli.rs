@@ -168,7 +168,7 @@ fn check_names_the_file_the_key_and_the_expectation_for_each_mistake() {
             format!("{sink}framing = \"crlf\"\n"),
             &["sinks.qradar.framing", "\"octet_counting\" or \"lf\""],
         ),
-        ("tls on tcp", format!("{sink}tls = {{ ca_file = \"/x\" }}\n"), &["sinks.qradar.tls", "relp:// and https:// sinks only"]),
+        ("tls on tcp", format!("{sink}tls = {{ ca_file = \"/x\" }}\n"), &["sinks.qradar.tls", "kafkas:// and https:// sinks only"]),
         (
             "missing ca file",
             "[sinks.qradar]\nformat = \"rfc5424\"\nurl = \"tls://h\"\ntls.ca_file = \"/nonexistent/ca.pem\"\n".into(),

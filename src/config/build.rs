@@ -13,6 +13,7 @@ use super::file::{
     TlsFile, TokenFile,
 };
 use super::http::{build_http, HttpKeys};
+use super::kafka::{build_kafka, KafkaKeys};
 use super::limits::{check_holds_header, message_limit};
 use super::{Config, ConfigError, InputConfig, SinkConfig};
 use super::{ControlConfig, ControlTcp, QueueKind, StoreConfig};
@@ -49,6 +50,20 @@ impl Context<'_> {
     pub(super) fn error(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
         ConfigError { origin: self.origin.to_owned(), line: None, key: key.into(), message: message.into() }
     }
+}
+
+/// Reads a secret from an owner-only file (a token, a password): its text, surrounding
+/// whitespace removed. Errors name the file and `key`, never the content.
+pub(super) fn read_private_text(cx: &Context<'_>, key: &str, path: &Path) -> Result<String, ConfigError> {
+    let full = cx.path(path.to_owned());
+    let cannot_read = |e: std::io::Error| cx.error(key, format!("cannot read {}: {}", path.display(), e.kind()));
+    if let Err(exposed) = crate::private_file::check_private(&full).map_err(cannot_read)? {
+        return Err(cx.error(key, format!("secret file {}: {exposed}", full.display())));
+    }
+    let bytes = std::fs::read(&full).map_err(cannot_read)?;
+    // The error of a failed conversion would carry the bytes: dropped here.
+    let text = String::from_utf8(bytes).map_err(|_| cx.error(key, format!("{} is not UTF-8 text", full.display())))?;
+    Ok(text.trim().to_owned())
 }
 
 pub fn build(
@@ -385,6 +400,13 @@ fn build_sink(
         retention,
         relp_window,
         relp_timeout_ms,
+        key: record_key,
+        compression,
+        linger_ms,
+        batch_bytes,
+        acks,
+        kafka_timeout_ms,
+        sasl,
         egress_policy,
         timeout_ms,
         retry_count,
@@ -416,16 +438,29 @@ fn build_sink(
         return Err(cx.error(format!("sinks.{name}"), "sink names may use only letters, digits, '_' and '-'"));
     }
 
+    let kafka_keys = KafkaKeys { key: record_key, compression, linger_ms, batch_bytes, acks, kafka_timeout_ms, sasl };
     // Files whose content is part of the sink: a reload re-reads them, and a change in them
     // counts as a change of the sink.
     let referenced_files: Vec<PathBuf> = tls
         .iter()
         .flat_map(|t| [t.ca_file.clone(), t.cert_file.clone(), t.key_file.clone()])
-        .chain([secret_file.clone(), token_file.clone()])
+        .chain([secret_file.clone(), token_file.clone(), kafka_keys.password_file()])
         .flatten()
         .map(|p| cx.path(p))
         .collect();
     let endpoint = Endpoint::parse(&url).map_err(|reason| cx.error(key("url"), reason))?;
+    // Kafka records and stores hold the json envelope unless told otherwise; every other sink
+    // names its wire format.
+    let format = match (format, &endpoint) {
+        (Some(format), _) => format,
+        (None, Endpoint::Kafka(_) | Endpoint::Store) => "json".to_owned(),
+        (None, _) => {
+            return Err(cx.error(
+                key("format"),
+                "missing: expected a format such as \"rfc5424\", \"cef\", \"leef\" or (for webhooks) \"json\"",
+            ))
+        }
+    };
     if let Endpoint::File(path) = &endpoint {
         // Caught here (by `check`, at start and on reload) rather than as a failing write loop.
         let dir = path.parent().unwrap_or(Path::new("/"));
@@ -495,13 +530,27 @@ fn build_sink(
     let store = build_store(cx, &name, retention, &endpoint, data_dir)?;
     let tls = match (tls, &endpoint) {
         (Some(tls), Endpoint::Tls(target) | Endpoint::Relp(target)) => Some(build_tls(cx, &name, tls, &target.host)?),
+        (tls, Endpoint::Kafka(target)) if target.tls => {
+            let tls = tls.unwrap_or_default();
+            if tls.server_name.is_some() {
+                return Err(cx.error(
+                    key("tls.server_name"),
+                    "does not apply to kafka sinks: each broker is checked against the host name it is reached by",
+                ));
+            }
+            let first = target.brokers.first().map_or("", |broker| broker.host.as_str());
+            Some(build_tls(cx, &name, tls, first)?)
+        }
         (None, Endpoint::Tls(target)) => Some(build_tls(cx, &name, TlsFile::default(), &target.host)?),
         (Some(tls), Endpoint::Http(url)) if url.is_https() => Some(build_tls(cx, &name, tls, url.host())?),
         (None, Endpoint::Http(url)) if url.is_https() => Some(build_tls(cx, &name, TlsFile::default(), url.host())?),
         (Some(_), other) => {
             return Err(cx.error(
                 key("tls"),
-                format!("TLS settings apply to tls://, relp:// and https:// sinks only, not {}", other.kind()),
+                format!(
+                    "TLS settings apply to tls://, relp://, kafkas:// and https:// sinks only, not {}",
+                    other.kind()
+                ),
             ))
         }
         (None, _) => None,
@@ -520,6 +569,16 @@ fn build_sink(
         return Err(cx.error(
             key("backoff_max_ms"),
             format!("expected at least backoff_initial_ms ({backoff_initial_ms}), found {backoff_max_ms}"),
+        ));
+    }
+    if matches!(endpoint, Endpoint::Kafka(_)) && (dynamic || egress_policy.is_some()) {
+        // The client connects to whichever brokers the cluster's metadata names, which the
+        // policy never sees: a Kafka sink is for operators' own config files only.
+        let field = if dynamic { "url" } else { "egress_policy" };
+        return Err(cx.error(
+            key(field),
+            "the egress policy cannot check the brokers a Kafka cluster advertises: kafka sinks are configured \
+             in the config file, not through the control API",
         ));
     }
     // Sinks created through the control API always go through the egress policy.
@@ -567,6 +626,7 @@ fn build_sink(
         }
         (_, None, None) => None,
     };
+    let kafka = build_kafka(cx, &name, &endpoint, kafka_keys)?;
     let http_keys = HttpKeys {
         timeout_ms,
         retry_count,
@@ -634,6 +694,7 @@ fn build_sink(
         tls,
         http,
         relp,
+        kafka,
         store,
         egress,
     })

@@ -138,6 +138,13 @@ fn resolve_sink(sink: &SinkConfig, keys: &mut Table) {
         keys.insert("relp_window".into(), count(relp.window));
         keys.insert("relp_timeout_ms".into(), millis(relp.answer_timeout));
     }
+    if let Some(kafka) = &sink.kafka {
+        keys.insert("compression".into(), kafka.compression.name().into());
+        keys.insert("linger_ms".into(), millis(kafka.linger));
+        keys.insert("batch_bytes".into(), count(kafka.batch_bytes));
+        keys.insert("acks".into(), "all".into());
+        keys.insert("kafka_timeout_ms".into(), millis(kafka.timeout));
+    }
     if let Some(http) = &sink.http {
         keys.insert("timeout_ms".into(), millis(http.timeout));
         keys.insert("retry_count".into(), Value::Integer(i64::from(http.retry_count)));

@@ -138,13 +138,16 @@ pub fn build_encoder(
         ));
     }
     let known = SYSLOG_FORMATS.contains(&format.as_str()) || WEBHOOK_FORMATS.contains(&format.as_str());
-    // A store takes json only (checked above); other non-webhook sinks take syslog formats.
-    let takes_webhook_formats = webhook || *endpoint == Endpoint::Store;
+    // Kafka records, like webhook bodies, are whole messages: any format, and CEF and LEEF
+    // without a syslog header unless asked for.
+    let whole_records = webhook || matches!(endpoint, Endpoint::Kafka(_));
+    // A store takes json only (checked above); other sinks take syslog formats.
+    let takes_webhook_formats = whole_records || *endpoint == Endpoint::Store;
     if !known || (!takes_webhook_formats && WEBHOOK_FORMATS.contains(&format.as_str())) {
-        let expected = if webhook {
+        let expected = if whole_records {
             "\"json\", \"slack\", \"teams\", \"splunk_hec\", \"cef\", \"leef\", \"rfc5424\" or \"rfc3164\""
         } else {
-            "\"rfc5424\", \"rfc3164\", \"cef\" or \"leef\" (json, slack, teams and splunk_hec need an http:// or https:// url)"
+            "\"rfc5424\", \"rfc3164\", \"cef\" or \"leef\" (json, slack, teams and splunk_hec need an http://, https:// or kafka:// url)"
         };
         return Err(cx.error(key("format"), format!("expected {expected}, found {format:?}")));
     }
@@ -179,8 +182,9 @@ pub fn build_encoder(
     let app_name = app_name.unwrap_or_else(|| "siem-relay".to_owned());
     let pid = std::process::id();
     let header = match (format.as_str(), syslog_header.as_deref()) {
-        // Over HTTP a CEF or LEEF record is the whole body: no syslog header unless asked for.
-        ("cef" | "leef", None) if webhook => "none",
+        // Over HTTP or Kafka a CEF or LEEF record is the whole body or record: no syslog header
+        // unless asked for.
+        ("cef" | "leef", None) if whole_records => "none",
         ("rfc5424", _) | ("cef" | "leef", None | Some("rfc5424")) => "rfc5424",
         ("rfc3164", _) | ("cef" | "leef", Some("rfc3164")) => "rfc3164",
         ("cef" | "leef", Some("none")) => "none",

@@ -132,8 +132,9 @@ impl Default for InputFile {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SinkFile {
-    /// Output format: `rfc5424`, `rfc3164` or `cef`.
-    pub format: String,
+    /// Output format: `rfc5424`, `rfc3164`, `cef`, `leef`, or a webhook body (`json`, `slack`,
+    /// `teams`, `splunk_hec`). Required, except for Kafka and store sinks (default `json`).
+    pub format: Option<String>,
     /// Destination: `udp://host:port`, `tcp://host:port`, `tls://host:port`, `file:///path`, or
     /// `console`.
     pub url: String,
@@ -198,6 +199,21 @@ pub struct SinkFile {
     pub relp_window: Option<usize>,
     /// RELP: how long the oldest message in flight may wait for its answer (default 90000).
     pub relp_timeout_ms: Option<u64>,
+    /// Kafka: the event field path whose value is each record's key.
+    pub key: Option<String>,
+    /// Kafka: record batch compression, `none` (default), `gzip`, `lz4`, `snappy` or `zstd`.
+    pub compression: Option<String>,
+    /// Kafka: how long the first event of a batch waits for more (default 5 ms).
+    pub linger_ms: Option<u64>,
+    /// Kafka: record bytes that end the wait; also the most per produce request (default 1000000).
+    pub batch_bytes: Option<usize>,
+    /// Kafka: `all` (the default and the only value: an event counts as delivered once every
+    /// in-sync replica has it).
+    pub acks: Option<String>,
+    /// Kafka: how long one produce request may take (default 30000).
+    pub kafka_timeout_ms: Option<u64>,
+    /// Kafka: SASL authentication.
+    pub sasl: Option<SaslFile>,
     /// Syslog and CEF sinks: apply the `[egress]` policy to this sink's connections too.
     pub egress_policy: Option<bool>,
     /// Webhooks: request timeout, 1000-30000 ms (default 5000).
@@ -248,6 +264,17 @@ pub struct SinkFile {
     pub hec: Option<HecFile>,
     /// Slack and Teams: extra event fields shown, as `{ label = "path" }` or a list of paths.
     pub fields: Option<Vec<SdFieldValue>>,
+}
+
+/// `sasl = { mechanism, username, password_file }` of a Kafka sink.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaslFile {
+    /// `plain`, `scram-sha-256` or `scram-sha-512`.
+    pub mechanism: String,
+    pub username: String,
+    /// A file (owner-only) holding the password; there is no inline password.
+    pub password_file: PathBuf,
 }
 
 #[derive(Debug, Deserialize)]

@@ -207,16 +207,7 @@ pub fn build_http(
     let token = match (token, token_file) {
         (Some(_), Some(_)) => return Err(cx.error(key("token"), "set token or token_file, not both")),
         (Some(token), None) => Some(token),
-        (None, Some(path)) => {
-            let full = cx.path(path.clone());
-            let cannot_read = |e: std::io::Error| {
-                cx.error(key("token_file"), format!("cannot read {}: {}", path.display(), e.kind()))
-            };
-            if let Err(exposed) = crate::private_file::check_private(&full).map_err(cannot_read)? {
-                return Err(cx.error(key("token_file"), format!("token file {}: {exposed}", full.display())));
-            }
-            Some(std::fs::read_to_string(&full).map(|text| text.trim().to_owned()).map_err(cannot_read)?)
-        }
+        (None, Some(path)) => Some(super::build::read_private_text(cx, &key("token_file"), &path)?),
         (None, None) => None,
     };
     match (&token, defaults.hec) {

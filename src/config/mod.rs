@@ -9,6 +9,7 @@ mod encoder;
 mod error;
 pub mod file;
 mod http;
+mod kafka;
 mod leef;
 mod limits;
 pub mod paths;
@@ -129,6 +130,8 @@ pub struct SinkConfig {
     pub http: Option<Arc<HttpSettings>>,
     /// Present for `relp://` sinks.
     pub relp: Option<crate::sink::relp::RelpSettings>,
+    /// Present for `kafka://` and `kafkas://` sinks.
+    pub kafka: Option<Arc<crate::sink::kafka::KafkaSettings>>,
     /// Present for `url = "store"` sinks: where the store lives and what it keeps.
     pub store: Option<StoreConfig>,
     /// The egress policy this sink's connections are checked against, if any (always for

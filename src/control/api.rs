@@ -324,6 +324,7 @@ pub fn sink_status(sink: &SinkView) -> Value {
             "send_failures": get(&stats.send_failures),
             "disconnects": get(&stats.disconnects),
         },
+        "in_flight": get(&stats.in_flight),
         "dead_letters": sink.route.http.as_ref().map(|h| h.dead_letters.len()),
         "store": sink.route.store.as_ref().map(|store| {
             let (events, bytes) = store.size();

@@ -32,8 +32,8 @@ impl LatencyHistogram {
 pub struct SinkStats {
     /// Events routed to this sink (its filters matched).
     pub received: AtomicU64,
-    /// Events handed over: acknowledged by the peer's TCP stack (tcp, tls), sent (udp), or
-    /// written (file, console).
+    /// Events handed over: acknowledged by the peer's TCP stack (tcp, tls), answered (relp),
+    /// acknowledged by the partition leader (kafka), sent (udp), or written (file, console).
     pub delivered: AtomicU64,
     /// Events discarded on arrival because the queue was full (`when_full = "drop_newest"`).
     pub dropped_newest: AtomicU64,
@@ -53,7 +53,7 @@ pub struct SinkStats {
     pub invalid_fields: AtomicU64,
     /// Events sent again after a connection broke (possible duplicates at the receiver).
     pub resent: AtomicU64,
-    /// Webhook attempts repeated after a retryable failure.
+    /// Attempts repeated after a retryable failure (webhook requests, Kafka produce requests).
     pub retries: AtomicU64,
     /// Webhook events given up and kept as dead letters.
     pub dead_lettered: AtomicU64,
@@ -63,7 +63,10 @@ pub struct SinkStats {
     pub send_failures: AtomicU64,
     /// Connections the receiver closed or broke (found before writing into them).
     pub disconnects: AtomicU64,
-    /// Time per delivery (batch write, webhook attempt).
+    /// Events handed to the transport and not yet confirmed (Kafka: produced, awaiting the
+    /// broker's acknowledgement). A gauge.
+    pub in_flight: AtomicU64,
+    /// Time per delivery (batch write, webhook attempt, Kafka produce round trip).
     pub latency: LatencyHistogram,
     /// The most recent failure: when (RFC 3339) and what.
     last_error: std::sync::Mutex<Option<(String, String)>>,

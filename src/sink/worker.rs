@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::backoff::Backoff;
+use super::kafka::KafkaDelivery;
 use super::relp::RelpDelivery;
 use super::stats::{EncodeTally, SinkStats};
 use super::store::StoreDelivery;
@@ -66,7 +67,7 @@ pub async fn run(
             () = handover.cancelled() => break,
             () = pause.wait_paused() => continue,
             token = queue.pop_batch(BATCH_EVENTS, BATCH_BYTES, &mut events) => Some(token),
-            () = tokio::time::sleep(MAINTAIN_INTERVAL), if delivery.needs_maintenance() => None,
+            () = sleep_or_forever(delivery.maintenance_delay()) => None,
         };
         let token = match popped {
             None => {
@@ -117,6 +118,14 @@ pub async fn run(
     Vec::new()
 }
 
+/// Sleeps for `delay`, or for ever when there is none (a `select!` branch that never fires).
+async fn sleep_or_forever(delay: Option<Duration>) {
+    match delay {
+        Some(delay) => tokio::time::sleep(delay).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Encoded, framed messages of one batch, with message boundaries for datagram transports
 /// (and RELP, one command per message).
 pub(super) struct Batch {
@@ -147,6 +156,7 @@ enum Delivery {
     Udp(UdpDelivery),
     Local(LocalDelivery),
     Relp(RelpDelivery),
+    Kafka(KafkaDelivery),
     Store(StoreDelivery),
 }
 
@@ -177,6 +187,7 @@ impl Delivery {
                 Some(settings) => Delivery::Relp(RelpDelivery::new(shared, settings)),
                 None => unreachable!("a relp sink's config always has its settings"),
             },
+            Endpoint::Kafka(_) => Delivery::Kafka(KafkaDelivery::new(shared)),
             Endpoint::Http(_) => unreachable!("webhook sinks run in sink::http"),
         }
     }
@@ -195,14 +206,15 @@ impl Delivery {
                 local.shared.queue.ack(token);
             }
             Delivery::Relp(relp) => relp.deliver(batch, events, token).await,
+            Delivery::Kafka(kafka) => kafka.deliver(batch, events, token).await,
             Delivery::Store(store) => store.deliver(batch, token).await,
         }
     }
 
     /// Whether every event taken from the queue is tracked until confirmed, so that a delivery
-    /// may be interrupted by a handover and its events given back (RELP).
+    /// may be interrupted by a handover and its events given back (RELP, Kafka).
     fn tracks_every_message(&self) -> bool {
-        matches!(self, Delivery::Relp(_))
+        matches!(self, Delivery::Relp(_) | Delivery::Kafka(_))
     }
 
     /// Unconfirmed events, taken out of the replay window (streams only).
@@ -210,6 +222,7 @@ impl Delivery {
         match self {
             Delivery::Stream(stream) => stream.window.take_unconfirmed(),
             Delivery::Relp(relp) => relp.take_unanswered(),
+            Delivery::Kafka(kafka) => kafka.take_unacknowledged(),
             Delivery::Udp(_) | Delivery::Local(_) | Delivery::Store(_) => Vec::new(),
         }
     }
@@ -218,20 +231,25 @@ impl Delivery {
     /// tracked in a replay window (and so would otherwise go uncounted).
     fn untracked_in_flight(&self, events: usize) -> usize {
         match self {
-            Delivery::Stream(_) | Delivery::Relp(_) => 0,
+            Delivery::Stream(_) | Delivery::Relp(_) | Delivery::Kafka(_) => 0,
             Delivery::Udp(udp) => events - udp.sent_of_batch,
             Delivery::Local(_) | Delivery::Store(_) => events,
         }
     }
 
-    fn needs_maintenance(&self) -> bool {
-        match self {
+    /// How long an idle worker waits for events before calling `maintain`; `None`: nothing
+    /// to maintain.
+    fn maintenance_delay(&self) -> Option<Duration> {
+        let periodic = match self {
             Delivery::Stream(stream) => stream.connection.is_some() || stream.has_replay(),
             // An open file: noticing its rotation while idle closes the old one promptly.
             Delivery::Local(local) => matches!(local.writer, Some(LocalWriter::File(_))),
             Delivery::Relp(relp) => relp.needs_maintenance(),
+            // Pending records go out when their linger ends.
+            Delivery::Kafka(kafka) => return kafka.maintenance_delay(),
             Delivery::Udp(_) | Delivery::Store(_) => false,
-        }
+        };
+        periodic.then_some(MAINTAIN_INTERVAL)
     }
 
     /// Between batches: confirm what the peer acknowledged, notice a peer that went away, and
@@ -241,6 +259,7 @@ impl Delivery {
             Delivery::Stream(stream) => stream.maintain().await,
             Delivery::Local(local) => local.close_if_stale(),
             Delivery::Relp(relp) => relp.maintain().await,
+            Delivery::Kafka(kafka) => kafka.maintain().await,
             Delivery::Udp(_) | Delivery::Store(_) => {}
         }
     }
@@ -249,6 +268,7 @@ impl Delivery {
         match self {
             Delivery::Stream(stream) => stream.window.unconfirmed_events(),
             Delivery::Relp(relp) => relp.unanswered(),
+            Delivery::Kafka(kafka) => kafka.unacknowledged(),
             Delivery::Udp(_) | Delivery::Local(_) | Delivery::Store(_) => 0,
         }
     }
@@ -259,6 +279,7 @@ impl Delivery {
         match self {
             Delivery::Stream(stream) => stream.settle().await,
             Delivery::Relp(relp) => relp.settle().await,
+            Delivery::Kafka(kafka) => kafka.settle().await,
             Delivery::Udp(_) | Delivery::Local(_) | Delivery::Store(_) => {}
         }
     }
@@ -602,8 +623,8 @@ pub fn framing_for(endpoint: &Endpoint, configured: Framing) -> Option<Framing> 
     match endpoint {
         Endpoint::Tcp(_) | Endpoint::Tls(_) => Some(configured),
         Endpoint::File(_) | Endpoint::Console => Some(Framing::Lf),
-        // RELP frames each message itself (a `syslog` command with its length); a store keeps
-        // each envelope as its own record.
-        Endpoint::Udp(_) | Endpoint::Relp(_) | Endpoint::Http(_) | Endpoint::Store => None,
+        // RELP frames each message itself (a `syslog` command with its length); a store and
+        // Kafka keep each message as its own record.
+        Endpoint::Udp(_) | Endpoint::Relp(_) | Endpoint::Kafka(_) | Endpoint::Http(_) | Endpoint::Store => None,
     }
 }

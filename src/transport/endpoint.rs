@@ -1,4 +1,5 @@
-//! Sink URLs: `udp://`, `tcp://`, `tls://`, `file://` and `console`.
+//! Sink URLs: `udp://`, `tcp://`, `tls://`, `relp://`, `kafka://`, `kafkas://`, webhooks,
+//! `file://`, `console` and `store`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -13,6 +14,8 @@ pub enum Endpoint {
     Tls(HostPort),
     /// RELP (rsyslog's Reliable Event Logging Protocol) over TCP, or TLS with the sink's `tls`.
     Relp(HostPort),
+    /// A Kafka topic on a cluster (`kafka://`, or `kafkas://` for TLS with the sink's `tls`).
+    Kafka(KafkaTarget),
     /// A webhook (`http://` or `https://`).
     Http(WebhookUrl),
     /// Appends to a local file (for debugging and local archives).
@@ -30,6 +33,7 @@ impl fmt::Display for Endpoint {
             Endpoint::Tcp(target) => write!(f, "tcp://{target}"),
             Endpoint::Tls(target) => write!(f, "tls://{target}"),
             Endpoint::Relp(target) => write!(f, "relp://{target}"),
+            Endpoint::Kafka(target) => write!(f, "{target}"),
             Endpoint::Http(url) => write!(f, "{url}"),
             Endpoint::File(path) => write!(f, "file://{}", path.display()),
             Endpoint::Console => f.write_str("console"),
@@ -55,10 +59,39 @@ impl fmt::Display for HostPort {
     }
 }
 
+/// The brokers a Kafka sink bootstraps from, and the topic it produces to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaTarget {
+    /// Bootstrap brokers, in the order given: the client asks them for the cluster's metadata
+    /// and then talks to whichever brokers lead the topic's partitions.
+    pub brokers: Vec<HostPort>,
+    pub topic: String,
+    /// `kafkas://`: every broker connection uses TLS.
+    pub tls: bool,
+}
+
+impl fmt::Display for KafkaTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.tls { "kafkas://" } else { "kafka://" })?;
+        for (i, broker) in self.brokers.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{broker}")?;
+        }
+        write!(f, "/{}", self.topic)
+    }
+}
+
+/// Default Kafka broker port, for `kafka://` and `kafkas://` alike (managed clusters commonly
+/// serve TLS on 9092 too).
+pub const KAFKA_PORT: u16 = 9092;
+/// Longest Kafka topic name (Kafka's `Topic.MAX_NAME_LENGTH`).
+pub const KAFKA_TOPIC_MAX: usize = 249;
+
 /// What a valid URL looks like, for error messages.
-pub const EXPECTED: &str =
-    "a URL such as udp://host:514, tcp://host:514, tls://host:6514, relp://host:2514, https://host/path, \
-     file:///var/log/events.log, console or store";
+pub const EXPECTED: &str = "a URL such as udp://host:514, tcp://host:514, tls://host:6514, relp://host:2514, \
+     kafka://host:9092/topic, https://host/path, file:///var/log/events.log, console or store";
 
 impl Endpoint {
     /// Parses a sink URL. The port defaults to 514 for udp and tcp (RFC 5426, common practice),
@@ -78,6 +111,8 @@ impl Endpoint {
             "tcp" => parse_host_port(rest, 514).map(Endpoint::Tcp),
             "tls" => parse_host_port(rest, 6514).map(Endpoint::Tls),
             "relp" => parse_host_port(rest, 2514).map(Endpoint::Relp),
+            "kafka" => parse_kafka(rest, false).map(Endpoint::Kafka),
+            "kafkas" => parse_kafka(rest, true).map(Endpoint::Kafka),
             "http" | "https" => WebhookUrl::parse(url).map(Endpoint::Http),
             "file" if rest.starts_with('/') && rest.len() > 1 => Ok(Endpoint::File(PathBuf::from(rest))),
             "file" => Err(format!("expected an absolute path such as file:///var/log/events.log, found {url:?}")),
@@ -93,6 +128,8 @@ impl Endpoint {
             Endpoint::Tcp(_) => "tcp",
             Endpoint::Tls(_) => "tls",
             Endpoint::Relp(_) => "relp",
+            Endpoint::Kafka(target) if target.tls => "kafkas",
+            Endpoint::Kafka(_) => "kafka",
             Endpoint::Http(url) if url.is_https() => "https",
             Endpoint::Http(_) => "http",
             Endpoint::File(_) => "file",
@@ -100,6 +137,34 @@ impl Endpoint {
             Endpoint::Store => "store",
         }
     }
+}
+
+/// `broker[,broker...]/topic`; a topic name is 1-249 of `[A-Za-z0-9._-]` and not `.` or `..`,
+/// as Kafka itself requires.
+fn parse_kafka(rest: &str, tls: bool) -> Result<KafkaTarget, String> {
+    let Some((brokers, topic)) = rest.split_once('/') else {
+        return Err("expected the topic after the brokers, as in kafka://host:9092/topic".to_owned());
+    };
+    let valid_topic = !topic.is_empty()
+        && topic.len() <= KAFKA_TOPIC_MAX
+        && topic != "."
+        && topic != ".."
+        && topic.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !valid_topic {
+        return Err(format!(
+            "expected a topic name of 1-{KAFKA_TOPIC_MAX} letters, digits, '.', '_' or '-' (not \".\" or \"..\"), found {topic:?}"
+        ));
+    }
+    let brokers = brokers
+        .split(',')
+        .map(|broker| {
+            if broker.is_empty() {
+                return Err("expected a comma-separated list of brokers, found an empty one".to_owned());
+            }
+            parse_host_port(broker, KAFKA_PORT)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(KafkaTarget { brokers, topic: topic.to_owned(), tls })
 }
 
 fn parse_host_port(rest: &str, default_port: u16) -> Result<HostPort, String> {
@@ -161,6 +226,21 @@ mod tests {
     }
 
     #[test]
+    fn parses_kafka_brokers_and_topic() {
+        let parsed = Endpoint::parse("kafkas://k1:9093,[::1],k3/security.events-v1_x").expect("valid");
+        let expected = KafkaTarget {
+            brokers: vec![hp("k1", 9093), hp("::1", KAFKA_PORT), hp("k3", KAFKA_PORT)],
+            topic: "security.events-v1_x".to_owned(),
+            tls: true,
+        };
+        assert_eq!(parsed, Endpoint::Kafka(expected));
+        assert_eq!(parsed.kind(), "kafkas");
+        assert_eq!(parsed.to_string(), "kafkas://k1:9093,[::1]:9092,k3:9092/security.events-v1_x");
+        assert!(Endpoint::parse(&format!("kafka://h/{}", "t".repeat(KAFKA_TOPIC_MAX))).is_ok());
+        assert!(Endpoint::parse(&format!("kafka://h/{}", "t".repeat(KAFKA_TOPIC_MAX + 1))).is_err());
+    }
+
+    #[test]
     fn rejects_malformed_urls_with_a_reason() {
         for (url, reason) in [
             ("siem:514", "expected a URL"),
@@ -175,6 +255,12 @@ mod tests {
             ("tcp://[nope]:1", "not an IPv6 address"),
             ("tcp://host:1/path", "no path"),
             ("file://relative.log", "absolute path"),
+            ("kafka://host:9092", "expected the topic"),
+            ("kafka://host:9092/", "expected a topic name"),
+            ("kafka://host/a b", "expected a topic name"),
+            ("kafka://host/..", "expected a topic name"),
+            ("kafka://a:1,,b:2/t", "empty one"),
+            ("kafka://a:1,b:x/t", "port must be 1-65535"),
         ] {
             let error = Endpoint::parse(url).expect_err(url);
             assert!(error.contains(reason), "{url}: {error}");

@@ -11,5 +11,5 @@ pub mod tls;
 pub mod udp;
 pub mod writer;
 
-pub use endpoint::{Endpoint, HostPort};
+pub use endpoint::{Endpoint, HostPort, KafkaTarget};
 pub use framing::Framing;

@@ -56,16 +56,18 @@ mod tests {
     }
 
     #[test]
-    fn low_rate_sends_one_at_a_time_on_schedule() {
+    fn never_runs_ahead_of_the_schedule() {
+        // Only lower bounds: a busy machine may wake the caller late (then several events are
+        // due at once, which is the catching up the pacer is for), never early.
         let p = Pacer::new(200.0); // one every 5 ms
-        let started = Instant::now();
         let mut sent = 0;
         while sent < 5 {
             let n = p.wait(sent, 100);
-            assert_eq!(n, 1);
+            assert!(n >= 1, "wait returns once something is due");
+            assert!(p.start.elapsed() >= p.due_at(sent), "event {sent} released before it was due");
             sent += n;
         }
-        // Events 0..4 are due at 0..20 ms.
-        assert!(started.elapsed() >= Duration::from_millis(20));
+        // Five events are due by now (20 ms in): asked from the start, `max` caps the burst.
+        assert_eq!(p.wait(0, 2), 2, "at most `max`");
     }
 }
