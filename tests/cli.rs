@@ -85,7 +85,11 @@ fn check_print_shows_the_effective_config_without_secrets() {
         for sink in table["sinks"].as_table().expect("sinks").values() {
             assert!(sink.get("queue").and_then(|q| q.get("when_full")).is_some(), "{}: {printed}", path.display());
         }
-        for secret_file in ["config/secrets/webhook.secret.example", "config/secrets/splunk-hec.token.example"] {
+        for secret_file in [
+            "config/secrets/webhook.secret.example",
+            "config/secrets/splunk-hec.token.example",
+            "config/secrets/kafka.password.example",
+        ] {
             let secret =
                 std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(secret_file)).expect("read");
             for line in secret.lines().filter(|line| line.len() > 8 && !line.starts_with('#')) {
@@ -93,7 +97,7 @@ fn check_print_shows_the_effective_config_without_secrets() {
             }
         }
         let original = std::fs::read_to_string(&path).expect("read");
-        if ["secret", "token", "https://", "http://"].iter().any(|s| original.contains(s)) {
+        if ["secret", "token", "password", "https://", "http://"].iter().any(|s| original.contains(s)) {
             continue;
         }
         let again = path.with_extension("printed");
