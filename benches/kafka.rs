@@ -32,9 +32,8 @@ fn env(name: &str, default: usize) -> usize {
 fn tansu() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("SIEM_RELAY_TANSU").map(PathBuf::from),
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths).map(|dir| dir.join("tansu")).find(|path| path.is_file())
-        }),
+        std::env::var_os("PATH")
+            .and_then(|paths| std::env::split_paths(&paths).map(|dir| dir.join("tansu")).find(|path| path.is_file())),
         std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo/bin/tansu")),
     ];
     candidates.into_iter().flatten().find(|path| path.is_file())
@@ -71,7 +70,9 @@ fn main() {
         return;
     }
     let Some(tansu) = tansu() else {
-        println!("kafka bench skipped: no tansu (cargo install tansu --version 0.6.0 --locked --features libsql,dynostore)");
+        println!(
+            "kafka bench skipped: no tansu (cargo install tansu --version 0.6.0 --locked --features libsql,dynostore)"
+        );
         return;
     };
     let (count, runs) = (env("BENCH_EVENTS", 100_000), env("BENCH_RUNS", 5));

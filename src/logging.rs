@@ -26,6 +26,14 @@ pub fn filter(value: Option<&str>) -> Result<EnvFilter, String> {
                  (or the syslog names emerg, alert, crit, err, warning, notice), or a filter such as siem_relay=debug"
             )
         })?;
+    let mut directives = directives;
+    // The Kafka client logs each connection and leader lookup at `info`; the sink logs what
+    // matters (failures, with their reasons) itself. Its chatter shows only when asked for by
+    // name (`info,rskafka=info`).
+    let chatty = directives.iter().any(|d| matches!(d.as_str(), "info" | "debug" | "trace"));
+    if chatty && !value.contains("rskafka") {
+        directives.push("rskafka=warn".to_owned());
+    }
     EnvFilter::try_new(directives.join(",")).map_err(|e| format!("{VARIABLE}={value:?}: {e}"))
 }
 
@@ -98,6 +106,16 @@ mod tests {
                 assert!(!out.contains(line), "{value}: {line} shown in {out}");
             }
         }
+    }
+
+    #[test]
+    fn the_kafka_clients_info_lines_show_only_when_named() {
+        let quiet = filter(Some("info")).expect("valid").to_string();
+        assert!(quiet.contains("rskafka=warn"), "{quiet}");
+        let asked = filter(Some("info,rskafka=debug")).expect("valid").to_string();
+        assert!(asked.contains("rskafka=debug") && !asked.contains("rskafka=warn"), "{asked}");
+        let strict = filter(Some("error")).expect("valid").to_string();
+        assert!(!strict.contains("rskafka"), "a stricter level is not loosened for the client: {strict}");
     }
 
     #[test]
