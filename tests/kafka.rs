@@ -140,10 +140,11 @@ async fn harness_broker_keeps_records_across_kill_9() {
     check(&got, &records);
     assert!(broker.topics().contains("harness"));
 
-    // The broker takes more after the restart, compressed with each codec (tansu stores the
-    // batches as they come; kafka-python decompresses them).
+    // The broker takes more after the restart, compressed with each codec; kafka-python
+    // decompresses what tansu fetches. Snappy goes to a topic of its own, read from tansu's
+    // database: tansu 0.6 cannot fetch a snappy batch (it closes the connection).
     let mut all = records;
-    for (n, codec) in ["gzip", "snappy", "lz4", "zstd"].into_iter().enumerate() {
+    for (n, codec) in ["gzip", "lz4", "zstd"].into_iter().enumerate() {
         let more: Vec<ProducedRecord> = (0..5).map(|i| record(100 + 10 * n + i, Some("a"))).collect();
         let client = broker.client();
         let batch = more.clone();
@@ -153,6 +154,14 @@ async fn harness_broker_keeps_records_across_kill_9() {
     }
     let got = consume(&broker, "harness", all.len()).await;
     check(&got, &all);
+    broker.create_topic("snappy", 1);
+    let more: Vec<ProducedRecord> = (0..5).map(|i| record(200 + i, Some("a"))).collect();
+    let client = broker.client();
+    let batch = more.clone();
+    let sent = blocking(move || client.produce("snappy", &batch, Some("snappy"))).await;
+    assert_eq!(sent.len(), 5);
+    check(&broker.stored("snappy"), &more);
+    check(&broker.stored("harness"), &all);
 }
 
 /// The harness's TLS proxy and SCRAM users, with kafka-python on both ends: SASL_SSL with the
@@ -280,9 +289,8 @@ async fn a_broker_killed_mid_stream_loses_no_acknowledged_event() {
         tokio::spawn(async move {
             let mut acknowledged = 0u64;
             for from in (0..TOTAL).step_by(CHUNK) {
-                let outcome = siem_relay::client::send(&socket, events(from..from + CHUNK, 20).as_bytes())
-                    .await
-                    .expect("send");
+                let outcome =
+                    siem_relay::client::send(&socket, events(from..from + CHUNK, 20).as_bytes()).await.expect("send");
                 assert_eq!(outcome.accepted, CHUNK as u64, "{outcome:?}");
                 assert!(outcome.not_queued.is_empty(), "{outcome:?}");
                 assert_eq!(outcome.acked_through, outcome.lines, "{outcome:?}");
@@ -298,8 +306,9 @@ async fn a_broker_killed_mid_stream_loses_no_acknowledged_event() {
     let delivered_at_kill = get(&stats.delivered);
     // The sink notices (a failed attempt or an error), and keeps what it could not send.
     assert!(
-        eventually(WAIT, || get(&stats.retries) + get(&stats.send_failures) > 0 || !last_error(&daemon, "k").is_empty())
-            .await,
+        eventually(WAIT, || get(&stats.retries) + get(&stats.send_failures) > 0
+            || !last_error(&daemon, "k").is_empty())
+        .await,
         "{}",
         stats.summary()
     );
@@ -464,8 +473,11 @@ async fn sasl_scram_delivers_and_a_wrong_password_is_a_clear_error() {
 async fn kafkas_through_a_tls_proxy_with_the_test_ca() {
     let certs = tempfile::tempdir().expect("tempdir");
     let pki = Pki::new(certs.path(), &["localhost", "127.0.0.1"]);
-    let options =
-        BrokerOptions { topics: vec![("tls".to_owned(), 3)], tls: Some(pki.server_config(false)), ..Default::default() };
+    let options = BrokerOptions {
+        topics: vec![("tls".to_owned(), 3)],
+        tls: Some(pki.server_config(false)),
+        ..Default::default()
+    };
     let broker = blocking(move || Broker::start_with(options)).await;
     let url = broker.url("tls");
     assert!(url.starts_with("kafkas://"), "{url}");
@@ -485,7 +497,7 @@ async fn kafkas_through_a_tls_proxy_with_the_test_ca() {
 }
 
 /// Each codec: a sink per codec, each to its own topic; kafka-python decompresses and every
-/// event arrives once.
+/// event arrives once (snappy: tansu decompressed it, read from its database).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(kafka_unavailable, ignore = "needs tansu and python3-kafka (see build.rs)")]
 async fn every_compression_codec_round_trips() {
@@ -511,7 +523,9 @@ async fn every_compression_codec_round_trips() {
     for codec in CODECS {
         let stats = daemon.sink_stats(codec);
         assert!(eventually(WAIT, || get(&stats.delivered) == 300).await, "{codec}: {}", stats.summary());
-        let records = consume(&broker, codec, 300).await;
+        // tansu 0.6 takes snappy batches (and decompresses them to store the records) but
+        // cannot fetch them: those are read from its database instead.
+        let records = if codec == "snappy" { broker.stored(codec) } else { consume(&broker, codec, 300).await };
         let ids = ids(&records);
         assert_eq!(missing(&ids, 0..300), Vec::<String>::new(), "{codec}");
         assert_eq!(records.len(), 300, "{codec}");

@@ -114,7 +114,7 @@ pub struct BrokerOptions {
 pub struct Broker {
     tansu: PathBuf,
     /// tansu's own listener.
-    port: u16,
+    tansu_port: u16,
     /// What clients connect to: the proxy with TLS, else `port`.
     client_port: u16,
     dir: tempfile::TempDir,
@@ -140,7 +140,7 @@ impl Broker {
         let proxy = options.tls.map(|config| TlsProxy::start(config, port));
         let client_port = proxy.as_ref().map_or(port, |p| p.port);
         let mut broker =
-            Broker { tansu, port, client_port, dir, child: None, authentication: false, runs: 0, proxy };
+            Broker { tansu, tansu_port: port, client_port, dir, child: None, authentication: false, runs: 0, proxy };
         broker.spawn();
         for (name, partitions) in &options.topics {
             broker.create_topic(name, *partitions);
@@ -186,7 +186,7 @@ impl Broker {
     }
 
     fn admin_url(&self) -> String {
-        format!("tcp://127.0.0.1:{}", self.port)
+        format!("tcp://127.0.0.1:{}", self.tansu_port)
     }
 
     fn spawn(&mut self) {
@@ -213,7 +213,7 @@ impl Broker {
         }
         let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", self.tansu.display()));
         let deadline = Instant::now() + READY;
-        let address = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let address = SocketAddr::from(([127, 0, 0, 1], self.tansu_port));
         loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
                 panic!("tansu exited ({status}) before accepting connections:\n{}", self.logs());
@@ -302,6 +302,18 @@ impl Broker {
         }
     }
 
+    /// Every record of `topic` as tansu stored it, read from its sqlite database (read-only) and
+    /// not over the Kafka protocol: for snappy, which tansu 0.6 takes but cannot fetch.
+    pub fn stored(&self, topic: &str) -> Vec<ConsumedRecord> {
+        let args = [
+            "--sqlite".to_owned(),
+            self.dir.path().join("tansu.db").display().to_string(),
+            "--topic".to_owned(),
+            topic.to_owned(),
+        ];
+        parse_records(&run_script("kafka_consume.py", &args, None, SCRIPT_GRACE))
+    }
+
     /// Every record of `topic` (see [`KafkaClient::consume`]) with a plain client.
     pub fn consume(&self, topic: &str, expected: usize, timeout: Duration) -> Vec<ConsumedRecord> {
         self.client().consume(topic, expected, timeout)
@@ -387,12 +399,7 @@ impl KafkaClient {
             "--timeout".to_owned(),
             format!("{:.3}", timeout.as_secs_f64()),
         ]);
-        let stdout = run_script("kafka_consume.py", &args, None, timeout + SCRIPT_GRACE);
-        stdout
-            .lines()
-            .filter(|line| !line.trim().is_empty())
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("consumer printed {line:?}: {e}")))
-            .collect()
+        parse_records(&run_script("kafka_consume.py", &args, None, timeout + SCRIPT_GRACE))
     }
 
     /// Produces `records` with acks=all (and `compression`, a kafka-python `compression_type`)
@@ -413,12 +420,21 @@ impl KafkaClient {
     }
 }
 
+fn parse_records(stdout: &str) -> Vec<ConsumedRecord> {
+    stdout
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("consumer printed {line:?}: {e}")))
+        .collect()
+}
+
 /// Runs a kafka-python script, killing it past `limit`; its stdout, or a panic with its stderr.
 fn run_script(name: &str, args: &[String], input: Option<String>, limit: Duration) -> String {
     let out = tempfile::tempdir().expect("tempdir");
     let stdout_path = out.path().join("stdout");
     let stderr_path = out.path().join("stderr");
     let mut child = Command::new(PYTHON)
+        .arg("-B")
         .arg(script(name))
         .args(args)
         .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
@@ -467,8 +483,7 @@ impl TlsProxy {
         listener.set_nonblocking(true).expect("nonblocking");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
-            let runtime =
-                tokio::runtime::Builder::new_current_thread().enable_all().build().expect("proxy runtime");
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("proxy runtime");
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("proxy listener");
                 let acceptor = tokio_rustls::TlsAcceptor::from(config);

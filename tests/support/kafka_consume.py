@@ -13,17 +13,23 @@ records were read it reads on to the end offsets of every partition as they are 
 records past N (duplicates) are printed too; at the timeout it stops wherever it is. Exits 0
 either way: the caller counts. Errors (no broker, unknown topic at the deadline) go to stderr with exit status 2.
 
+`--sqlite tansu.db --topic T` prints the same lines from tansu's own sqlite database (read-only),
+not over the Kafka protocol: tansu 0.6 stores records decompressed, and cannot compress a fetch
+answer with snappy ("UnexpectedType(Snappy)": it closes the connection), so a topic that got a
+snappy batch can only be read this way.
+
 Decompression of gzip, snappy, lz4 and zstd batches needs python3-snappy, python3-lz4 and
 python3-zstandard; `--check` exits 0 only when kafka-python and all four codecs import.
 """
 
 import argparse
 import json
+import signal
 import sys
 import time
 
-# Pinned: kafka-python 2.0.2 guesses the broker version by probing, and its guess against
-# tansu is wrong or slow. (2, 5, 0) selects Produce v8 / Fetch v11 / record batches (v2 magic).
+# Pinned, so that no connection is spent probing: kafka-python 2.0.2 would guess (2, 5, 0)
+# against tansu 0.6 anyway. It selects Produce v7, Fetch v4 and v2 record batches (headers).
 API_VERSION = (2, 5, 0)
 
 
@@ -68,7 +74,7 @@ def client_settings(args):
 
 
 def add_client_arguments(parser):
-    parser.add_argument("--bootstrap", required=False)
+    parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--security-protocol", default="PLAINTEXT")
     parser.add_argument("--cafile")
     parser.add_argument("--sasl-mechanism")
@@ -76,18 +82,49 @@ def add_client_arguments(parser):
     parser.add_argument("--password")
 
 
+def from_sqlite(path, topic):
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    rows = db.execute(
+        "select tp.id, tp.partition, r.offset_id, r.k, r.v from record r"
+        " join topition tp on tp.id = r.topition join topic t on t.id = tp.topic"
+        " where t.name = ? order by tp.partition, r.offset_id", (topic,)).fetchall()
+    for topition, partition, offset, key, value in rows:
+        headers = db.execute("select k, v from header where topition = ? and offset_id = ?",
+                             (topition, offset)).fetchall()
+        print(json.dumps({
+            "partition": partition,
+            "offset": offset,
+            "key": text(key),
+            "headers": {text(k): text(v) for k, v in headers},
+            "value": text(value),
+        }, ensure_ascii=False))
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser()
+    parser.add_argument("--check", action="store_true")
+    if "--check" in sys.argv:
+        return check()
+    if "--sqlite" in sys.argv:
+        parser.add_argument("--sqlite", required=True)
+        parser.add_argument("--topic", required=True)
+        args = parser.parse_args()
+        return from_sqlite(args.sqlite, args.topic)
     add_client_arguments(parser)
-    parser.add_argument("--topic")
+    parser.add_argument("--topic", required=True)
     parser.add_argument("--expected", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=30.0)
-    parser.add_argument("--check", action="store_true")
     args = parser.parse_args()
-    if args.check:
-        return check()
 
     from kafka import KafkaConsumer, TopicPartition
+
+    # kafka-python can wait for ever on metadata it never gets (a failed authentication, a
+    # refused certificate): the whole run is bounded.
+    signal.signal(signal.SIGALRM, lambda *_: sys.exit(f"no answer within {args.timeout + 5:.0f}s (authentication or TLS failing?)"))
+    signal.alarm(int(args.timeout) + 5)
 
     deadline = time.monotonic() + args.timeout
     consumer = KafkaConsumer(

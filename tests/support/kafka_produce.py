@@ -2,6 +2,7 @@
 """Produces records to a Kafka topic with kafka-python (acks='all'), for the harness's own test.
 
     kafka_produce.py --bootstrap 127.0.0.1:9092 --topic T [--compression gzip]
+                     [the TLS and SASL options of kafka_consume.py]
 
 Reads one JSON object a line from stdin, {"key": "..." | null, "headers": {"name": "value"},
 "value": "..."}, sends each, waits for every acknowledgement, and prints one JSON object a line,
@@ -10,14 +11,17 @@ Reads one JSON object a line from stdin, {"key": "..." | null, "headers": {"name
 
 import argparse
 import json
+import os
 import sys
 
-API_VERSION = (2, 5, 0)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kafka_consume import add_client_arguments, client_settings  # noqa: E402
 
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--bootstrap", required=True)
+    add_client_arguments(parser)
     parser.add_argument("--topic", required=True)
     parser.add_argument("--compression")
     parser.add_argument("--timeout", type=float, default=30.0)
@@ -26,12 +30,10 @@ def main():
     from kafka import KafkaProducer
 
     producer = KafkaProducer(
-        bootstrap_servers=args.bootstrap,
-        api_version=API_VERSION,
+        **client_settings(args),
         acks="all",
         compression_type=args.compression,
         retries=3,
-        request_timeout_ms=10000,
     )
     futures = []
     for line in sys.stdin:
