@@ -400,8 +400,9 @@ async fn a_missing_topic_is_named_in_the_error_and_events_wait_for_it() {
 }
 
 /// SASL: SCRAM-SHA-256 and -512 with the right password deliver (read back with SCRAM); a wrong
-/// password is a clear error, the daemon stays up, and the events stay queued. PLAIN is sent
-/// too, but tansu 0.6 accepts PLAIN with any password, so only that it delivers is checked.
+/// password is a clear error, the daemon stays up, and the events stay queued. PLAIN cannot be
+/// tested here: tansu 0.6's SASL library is built without it (a PLAIN handshake fails with
+/// "NoSharedMechanism"), and its PLAIN check would take any password anyway.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(kafka_unavailable, ignore = "needs tansu and python3-kafka (see build.rs)")]
 async fn sasl_scram_delivers_and_a_wrong_password_is_a_clear_error() {
@@ -412,7 +413,7 @@ async fn sasl_scram_delivers_and_a_wrong_password_is_a_clear_error() {
         path.display().to_string()
     };
     let (right, right512, wrong) = (secret("right", "s3cret"), secret("right512", "other"), secret("wrong", "nope"));
-    let topics = ["s256", "s512", "plain", "bad"];
+    let topics = ["s256", "s512", "bad"];
     let options = BrokerOptions {
         topics: topics.iter().map(|t| (t.to_string(), 3)).collect(),
         scram_users: vec![
@@ -429,19 +430,18 @@ async fn sasl_scram_delivers_and_a_wrong_password_is_a_clear_error() {
         )
     };
     let text = format!(
-        "data_dir = \"{{dir}}/data\"\nshutdown_timeout_ms = 500\n[egress]\nallow = [\"127.0.0.0/8\"]\n{}{}{}{}",
+        "data_dir = \"{{dir}}/data\"\nshutdown_timeout_ms = 500\n[egress]\nallow = [\"127.0.0.0/8\"]\n{}{}{}",
         sink("s256", "scram-sha-256", "relay", &right),
         sink("s512", "scram-sha-512", "relay512", &right512),
-        sink("plain", "plain", "relay", &right),
         sink("bad", "scram-sha-256", "relay", &wrong),
     );
     let daemon = TestDaemon::start(&text).await;
     assert_eq!(daemon.send(&events(0..100, 5)).await.accepted, 100);
-    for name in ["s256", "s512", "plain"] {
+    for name in ["s256", "s512"] {
         let stats = daemon.sink_stats(name);
         assert!(eventually(WAIT, || get(&stats.delivered) == 100).await, "{name}: {}", stats.summary());
     }
-    for topic in ["s256", "s512", "plain"] {
+    for topic in ["s256", "s512"] {
         let client = broker.client_with(None, Some(("SCRAM-SHA-256", "relay", "s3cret")));
         let records = blocking(move || client.consume(topic, 100, READ)).await;
         assert_eq!(missing(&ids(&records), 0..100), Vec::<String>::new(), "{topic}");

@@ -9,8 +9,9 @@
 //!   so [`BrokerOptions::tls`] puts a TLS-terminating proxy of ours in front of it (rustls with
 //!   the test PKI) and makes tansu advertise the proxy's port, so that metadata sends clients
 //!   back through the proxy.
-//! * SASL: with `--authentication` tansu accepts PLAIN with any password (it checks none) and
-//!   SCRAM-SHA-256/512 against users kept in its storage. Users can only be created over the
+//! * SASL: with `--authentication` tansu takes SCRAM-SHA-256/512 against users kept in its
+//!   storage. Not PLAIN: its SASL library is built without it ("NoSharedMechanism"; its PLAIN
+//!   check would take any password anyway). Users can only be created over the
 //!   Kafka protocol (AlterUserScramCredentials, `tansu user create`), which an authenticating
 //!   broker refuses before authentication; so [`BrokerOptions::scram_users`] (and
 //!   [`BrokerOptions::topics`]) are set up on a first, open run, and the broker is then
