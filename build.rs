@@ -14,6 +14,8 @@
 //! loopback, or a host without `/run/siem-relay`, and `browser_unavailable` the console's
 //! browser tests, which need `/usr/bin/chromium` and `/usr/bin/chromedriver` (always run with
 //! `CI` set).
+//! `kafka_unavailable` marks the Kafka sink's tests (tests/kafka.rs), which need the tansu broker
+//! and Debian's kafka-python with its codecs (always run with `CI` set).
 //!
 //! The decision is re-made when `provision.sh` finishes (it rewrites
 //! `target/interop/.provisioned`) or when `CI`, `SIEM_RELAY_INTEROP`, `USER` or `SUDO_USER`
@@ -73,6 +75,7 @@ fn main() {
             missing.join(" and ")
         );
     }
+    kafka();
     println!("cargo::rustc-check-cfg=cfg(ipv6_loopback_unavailable)");
     if std::net::TcpListener::bind("[::1]:0").is_err() {
         println!("cargo::rustc-cfg=ipv6_loopback_unavailable");
@@ -105,6 +108,54 @@ fn commit() {
                 println!("cargo::rerun-if-changed={}", path.display());
             }
         }
+    }
+}
+
+/// The Kafka sink's tests (tests/kafka.rs) run a real broker, tansu 0.6.0 from crates.io (found
+/// as the tests find it: `SIEM_RELAY_TANSU`, `PATH`, `~/.cargo/bin/tansu`), and read what it got
+/// with Debian's kafka-python and the python3 codec modules. With `CI` set they always run
+/// (.ci/run installs both), and a test that runs without them fails.
+fn kafka() {
+    println!("cargo::rustc-check-cfg=cfg(kafka_unavailable)");
+    println!("cargo::rerun-if-env-changed=SIEM_RELAY_TANSU");
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    // Directories, not files: a missing file would count as changed on every build. `PATH`
+    // itself is not watched (it differs between shells and would rebuild the crate); a stale
+    // decision only turns a skip into the test's own clear failure, or the reverse.
+    for dir in [home.as_ref().map(|h| h.join(".cargo/bin")), Some("/usr/lib/python3/dist-packages".into())]
+        .into_iter()
+        .flatten()
+    {
+        if dir.is_dir() {
+            println!("cargo::rerun-if-changed={}", dir.display());
+        }
+    }
+    let tansu = std::env::var_os("SIEM_RELAY_TANSU")
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths).map(|dir| dir.join("tansu")).find(|candidate| candidate.is_file())
+            })
+        })
+        .or_else(|| home.map(|h| h.join(".cargo/bin/tansu")).filter(|p| p.is_file()));
+    let mut missing = Vec::new();
+    if tansu.is_none() {
+        missing.push("tansu (cargo install tansu --version 0.6.0 --locked --features libsql,dynostore)");
+    }
+    let python = Command::new("/usr/bin/python3")
+        .args(["-c", "import kafka, lz4.frame, snappy, zstandard"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !python {
+        missing.push("kafka-python with its codecs (apt-get install -y python3-kafka python3-lz4 python3-snappy python3-zstandard)");
+    }
+    if !missing.is_empty() && flag("CI").is_none() {
+        println!("cargo::rustc-cfg=kafka_unavailable");
+        println!("cargo::warning=the Kafka tests are ignored: missing {}", missing.join(" and "));
     }
 }
 

@@ -14,6 +14,7 @@ mod control;
 mod disk_queue;
 mod encoding;
 mod interop;
+mod kafka;
 mod leef;
 mod limits;
 mod paths;

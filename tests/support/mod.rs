@@ -9,6 +9,7 @@ pub mod cef_strict;
 pub mod certs;
 pub mod daemon;
 pub mod http_receiver;
+pub mod kafka;
 pub mod leef_strict;
 pub mod listeners;
 pub mod provision;
