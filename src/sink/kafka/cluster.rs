@@ -61,6 +61,9 @@ pub(super) struct PartitionOutcome {
     pub partition: i32,
     pub acknowledged: usize,
     pub error: Option<ProduceError>,
+    /// Whether the request that failed was sent (the broker may have written it), rather than
+    /// stopped before it left (no leader found).
+    pub request_sent: bool,
 }
 
 impl Cluster {
@@ -125,7 +128,12 @@ impl Cluster {
             let leader = match self.leader(partition, timeout).await {
                 Ok(leader) => leader,
                 Err(error) => {
-                    outcomes.push(PartitionOutcome { partition, acknowledged: 0, error: Some(error) });
+                    outcomes.push(PartitionOutcome {
+                        partition,
+                        acknowledged: 0,
+                        error: Some(error),
+                        request_sent: false,
+                    });
                     continue;
                 }
             };
@@ -141,15 +149,16 @@ impl Cluster {
                             acknowledged += 1;
                         }
                         Ok(Err(error)) => {
-                            return PartitionOutcome { partition, acknowledged, error: Some(classify(&error)) }
+                            let error = Some(classify(&error));
+                            return PartitionOutcome { partition, acknowledged, error, request_sent: true };
                         }
                         Err(_) => {
-                            let error = ProduceError::Failed(format!("no acknowledgement within {timeout:?}"));
-                            return PartitionOutcome { partition, acknowledged, error: Some(error) };
+                            let error = Some(ProduceError::Failed(format!("no acknowledgement within {timeout:?}")));
+                            return PartitionOutcome { partition, acknowledged, error, request_sent: true };
                         }
                     }
                 }
-                PartitionOutcome { partition, acknowledged, error: None }
+                PartitionOutcome { partition, acknowledged, error: None, request_sent: false }
             });
         }
         while let Some(joined) = tasks.join_next().await {

@@ -39,7 +39,7 @@ struct Pending {
     event: Arc<Event>,
     /// The partition it was first given; kept across retries (per-key order).
     partition: Option<i32>,
-    /// Produced at least once: producing it again may duplicate it.
+    /// In a request that failed after it was sent: producing it again may duplicate it.
     attempted: bool,
     /// Acknowledged by the broker, or dropped as too large: it leaves the queue.
     done: bool,
@@ -154,14 +154,15 @@ impl KafkaDelivery {
             self.set_in_flight(unacknowledged);
             let resent = self.pending.iter().filter(|p| !p.done && p.attempted).count();
             SinkStats::add(&self.shared.stats.resent, resent as u64);
-            for pending in self.pending.iter_mut().filter(|p| !p.done) {
-                pending.attempted = true;
-            }
             let (work, plan) = work;
             let Some(cluster) = self.cluster.as_mut() else { continue };
             let outcomes =
                 cluster.produce(work, self.settings.compression, self.settings.timeout, &self.shared.stats).await;
             let mut failure: Option<String> = None;
+            if let Some(lost) = plan.keys().find(|p| !outcomes.iter().any(|o| o.partition == **p)) {
+                // A produce task that ended without an outcome: its records go again.
+                failure = Some(format!("partition {lost}: the produce task failed"));
+            }
             for outcome in outcomes {
                 let requests = plan.get(&outcome.partition).map(Vec::as_slice).unwrap_or_default();
                 for request in requests.iter().take(outcome.acknowledged) {
@@ -179,11 +180,28 @@ impl KafkaDelivery {
                             self.drop_too_large(index, &reason);
                         }
                     }
-                    ProduceError::TooLarge(_) => {
+                    ProduceError::TooLarge(reason) => {
                         // Smaller requests next time, down to one record each.
-                        self.request_limit.insert(outcome.partition, refused.len().div_ceil(2));
+                        let limit = refused.len().div_ceil(2);
+                        self.request_limit.insert(outcome.partition, limit);
+                        warn!(
+                            sink = %self.shared.config.name,
+                            partition = outcome.partition,
+                            "{reason}: a request of {} records was too large; at most {limit} per request from now \
+                             on (set batch_bytes below the broker's message.max.bytes)",
+                            refused.len()
+                        );
                     }
                     ProduceError::Failed(reason) => {
+                        if outcome.request_sent {
+                            // The broker may have written it before the failure: producing
+                            // it again may duplicate it (counted as `resent` when it goes).
+                            for &index in refused {
+                                if let Some(pending) = self.pending.get_mut(index) {
+                                    pending.attempted = true;
+                                }
+                            }
+                        }
                         SinkStats::add(&self.shared.stats.send_failures, 1);
                         SinkStats::add(&self.shared.stats.retries, 1);
                         failure.get_or_insert(format!("partition {}: {reason}", outcome.partition));
