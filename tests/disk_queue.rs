@@ -126,7 +126,7 @@ async fn writers_asking_for_acks_get_them_and_learn_of_refused_events() {
 }
 
 /// Starts the daemon binary and waits until it accepts on its event socket.
-async fn spawn_daemon(config: &std::path::Path, socket: &std::path::Path) -> std::process::Child {
+pub(crate) async fn spawn_daemon(config: &std::path::Path, socket: &std::path::Path) -> std::process::Child {
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_siem-relay"))
         .arg("run")
         .arg("--config")

@@ -536,3 +536,75 @@ async fn every_compression_codec_round_trips() {
     }
     daemon.stop().await;
 }
+
+/// The daemon itself killed with SIGKILL at five moments mid-stream (disk queue): every event
+/// it acknowledged to its writer reaches the topic, end to end, once it runs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(kafka_unavailable, ignore = "needs tansu and python3-kafka (see build.rs)")]
+async fn the_daemon_killed_mid_stream_loses_no_acknowledged_event() {
+    const ROUNDS: u64 = 5;
+    const CHUNK: usize = 50;
+    let broker = blocking(Broker::start).await;
+    broker.create_topic("events", 3);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let socket = dir.path().join("events.sock");
+    let config_path = dir.path().join("siem-relay.toml");
+    let text = config(&broker.url("events"), "queue = { kind = \"disk\", max_events = 100000 }")
+        .replace("{dir}", &dir.path().display().to_string());
+    let text = format!(
+        "{text}\n[input]\nsocket = \"{}\"\n[control]\nsocket = \"{}\"\n",
+        socket.display(),
+        dir.path().join("control.sock").display()
+    );
+    std::fs::write(&config_path, text).expect("config");
+
+    let mut acknowledged = HashSet::new();
+    let mut next = 0usize;
+    for round in 0..ROUNDS {
+        let mut daemon = crate::disk_queue::spawn_daemon(&config_path, &socket).await;
+        // A different, repeatable moment each round.
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(40 + round * 7919 % 160);
+        while tokio::time::Instant::now() < deadline {
+            let Ok(outcome) = siem_relay::client::send(&socket, events(next..next + CHUNK, 7).as_bytes()).await else {
+                break;
+            };
+            let through = usize::try_from(outcome.acked_through).unwrap_or(0).min(CHUNK);
+            acknowledged.extend((next..next + through).map(|i| format!("k{i}")));
+            next += CHUNK;
+        }
+        daemon.kill().expect("kill -9");
+        let _ = daemon.wait();
+    }
+    // One more run with nothing new: it produces what the killed runs left on disk.
+    let mut daemon = crate::disk_queue::spawn_daemon(&config_path, &socket).await;
+    let expected = acknowledged.len();
+    assert!(expected > 0, "nothing was acknowledged");
+    let client = broker.client();
+    let all_there = |records: &[ConsumedRecord]| {
+        let seen = ids(records);
+        acknowledged.iter().all(|id| seen.contains_key(id))
+    };
+    let mut records = Vec::new();
+    let give_up = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < give_up {
+        let client = client.clone();
+        records = blocking(move || client.consume("events", expected, Duration::from_secs(10))).await;
+        if all_there(&records) {
+            break;
+        }
+    }
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let seen = ids(&records);
+    let lost: Vec<&String> = acknowledged.iter().filter(|id| !seen.contains_key(*id)).collect();
+    eprintln!(
+        "daemon kill -9 x{ROUNDS}: {expected} events acknowledged, {} records, {} duplicates, {} lost",
+        records.len(),
+        records.len() - seen.len(),
+        lost.len()
+    );
+    assert!(lost.is_empty(), "acknowledged events lost: {lost:?}");
+    for record in &records {
+        envelope(record);
+    }
+}
