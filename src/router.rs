@@ -34,8 +34,9 @@ impl Filter {
 
 /// Counts of the event types seen, bounded so that agents sending random types cannot grow it.
 ///
-/// Every event passes here, from every input task: a known type costs a shared read lock and an
-/// atomic add, so writers do not queue behind one another; only a new type takes the write lock.
+/// Every event passes here, from every input task, a batch at a time: a known type costs a
+/// shared read lock and an atomic add per batch, so writers do not queue behind one another;
+/// only a new type takes the write lock.
 #[derive(Debug, Default)]
 pub struct SeenTypes {
     counts: std::sync::RwLock<std::collections::HashMap<Box<str>, AtomicU64>>,
@@ -44,11 +45,33 @@ pub struct SeenTypes {
 impl SeenTypes {
     pub const MAX: usize = 1000;
 
-    fn record(&self, event_type: &str) {
+    /// Counts the types of a batch of events: each distinct type is looked up once, with its
+    /// count (a read burst has a handful of types among hundreds of events).
+    fn record_batch(&self, events: &[Arc<Event>]) {
+        const DISTINCT: usize = 16;
+        let mut tally: [(&str, u64); DISTINCT] = [("", 0); DISTINCT];
+        let mut distinct = 0;
+        for event in events {
+            let kind = event.event_type();
+            if let Some((_, count)) = tally[..distinct].iter_mut().find(|(seen, _)| *seen == kind) {
+                *count += 1;
+            } else if let Some(slot) = tally.get_mut(distinct) {
+                *slot = (kind, 1);
+                distinct += 1;
+            } else {
+                self.record(kind, 1);
+            }
+        }
+        for &(kind, count) in &tally[..distinct] {
+            self.record(kind, count);
+        }
+    }
+
+    fn record(&self, event_type: &str, n: u64) {
         {
             let counts = self.counts.read().unwrap_or_else(|poisoned| poisoned.into_inner());
             if let Some(count) = counts.get(event_type) {
-                count.fetch_add(1, Ordering::Relaxed);
+                count.fetch_add(n, Ordering::Relaxed);
                 return;
             }
             if counts.len() >= Self::MAX {
@@ -57,9 +80,9 @@ impl SeenTypes {
         }
         let mut counts = self.counts.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(count) = counts.get(event_type) {
-            count.fetch_add(1, Ordering::Relaxed);
+            count.fetch_add(n, Ordering::Relaxed);
         } else if counts.len() < Self::MAX {
-            counts.insert(event_type.into(), AtomicU64::new(1));
+            counts.insert(event_type.into(), AtomicU64::new(n));
         }
     }
 
@@ -191,9 +214,7 @@ impl Router {
         refused: &mut Vec<(usize, String)>,
     ) {
         let RouteScratch { selected, indexes, outcomes, matched, refusals } = scratch;
-        for event in events {
-            self.seen.record(event.event_type());
-        }
+        self.seen.record_batch(events);
         matched.clear();
         matched.resize(events.len(), false);
         refusals.clear();
