@@ -152,13 +152,15 @@ pub async fn serve(
             // End of input: a last line without a newline still counts.
             if !partial.is_empty() && !discarding {
                 let line = std::mem::take(&mut partial);
-                take(decode(&line), &mut cx).await;
+                take(decode(&line, Timestamp::now()), &mut cx).await;
             }
             cx.flush().await;
             break;
         }
         // Every complete line of what was read: its events are routed together, per sink in
-        // one queue operation (see `Batch`).
+        // one queue operation (see `Batch`). They arrived together: one clock reading is their
+        // time of receipt.
+        let received = Timestamp::now();
         let mut consumed = 0;
         while let Some(rest) = buffer.get(consumed..).filter(|rest| !rest.is_empty()) {
             match memchr::memchr(b'\n', rest) {
@@ -172,7 +174,7 @@ pub async fn serve(
                         cx.reject_too_long(limits.max_event_bytes).await;
                         continue;
                     }
-                    take(decode(&rest[..end]), &mut cx).await;
+                    take(decode(&rest[..end], received), &mut cx).await;
                 }
                 Some(end) => {
                     let fits = partial.len() + end <= limits.max_event_bytes;
@@ -182,7 +184,7 @@ pub async fn serve(
                     consumed += end + 1;
                     let line = std::mem::take(&mut partial);
                     if fits {
-                        take(decode(&line), &mut cx).await;
+                        take(decode(&line, received), &mut cx).await;
                     } else {
                         cx.reject_too_long(limits.max_event_bytes).await;
                     }
@@ -232,8 +234,8 @@ async fn fill(
     result.map_err(|error| format!("read failed: {error}"))
 }
 
-/// Decodes a line without its terminator.
-fn decode(line: &[u8]) -> Line {
+/// Decodes a line without its terminator, received at `received`.
+fn decode(line: &[u8], received: Timestamp) -> Line {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.iter().all(u8::is_ascii_whitespace) {
         return Line::Blank;
@@ -246,7 +248,7 @@ fn decode(line: &[u8]) -> Line {
             return Line::Hello;
         }
     }
-    Line::Event(Event::decode(line, Timestamp::now()))
+    Line::Event(Event::decode(line, received))
 }
 
 /// Most events routed together: a full read buffer holds a few hundred events; routing them in
