@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use crate::event::{Event, FieldValue};
+use crate::event::{Event, FieldPath, FieldValue};
 
 use super::syslog::{message_text, push_header_field, write_pri};
 use super::text::char_boundary;
@@ -43,7 +43,7 @@ pub struct SdField {
     /// PARAM-NAME, validated as an SD-NAME.
     pub name: Box<str>,
     /// Dotted path of the event field.
-    pub path: Box<str>,
+    pub path: FieldPath,
 }
 
 /// The RFC 5424 HEADER (`<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID`), shared by every
@@ -234,7 +234,7 @@ impl Rfc5424 {
                 write_param(out, ORIGINAL_HOST_PARAM, host.as_bytes());
             }
             for field in self.sd_fields.iter() {
-                match event.field(&field.path) {
+                match event.field_at(&field.path) {
                     None | Some(FieldValue::Null) => {}
                     Some(value) => write_param(out, &field.name, value.into_text().as_bytes()),
                 }
