@@ -73,7 +73,10 @@ build_binaries() {
         log "building release binaries (siem-relay, siem-relay-bench)"
         cargo build --release --bin siem-relay --bin siem-relay-bench
     fi
-    RELAY_BIN="$repo/target/release/siem-relay"
-    BENCH="$repo/target/release/siem-relay-bench"
+    # Where cargo put them: CARGO_TARGET_DIR (relative to the repository) when set.
+    local target="${CARGO_TARGET_DIR:-target}"
+    [[ "$target" = /* ]] || target="$repo/$target"
+    RELAY_BIN="$target/release/siem-relay"
+    BENCH="$target/release/siem-relay-bench"
     [ -x "$RELAY_BIN" ] && [ -x "$BENCH" ] || die "release binaries missing (build without NO_BUILD=1)"
 }

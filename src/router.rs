@@ -34,8 +34,9 @@ impl Filter {
 
 /// Counts of the event types seen, bounded so that agents sending random types cannot grow it.
 ///
-/// Every event passes here, from every input task: a known type costs a shared read lock and an
-/// atomic add, so writers do not queue behind one another; only a new type takes the write lock.
+/// Every event passes here, from every input task, a batch at a time: a known type costs a
+/// shared read lock and an atomic add per batch, so writers do not queue behind one another;
+/// only a new type takes the write lock.
 #[derive(Debug, Default)]
 pub struct SeenTypes {
     counts: std::sync::RwLock<std::collections::HashMap<Box<str>, AtomicU64>>,
@@ -44,11 +45,33 @@ pub struct SeenTypes {
 impl SeenTypes {
     pub const MAX: usize = 1000;
 
-    fn record(&self, event_type: &str) {
+    /// Counts the types of a batch of events: each distinct type is looked up once, with its
+    /// count (a read burst has a handful of types among hundreds of events).
+    fn record_batch(&self, events: &[Arc<Event>]) {
+        const DISTINCT: usize = 16;
+        let mut tally: [(&str, u64); DISTINCT] = [("", 0); DISTINCT];
+        let mut distinct = 0;
+        for event in events {
+            let kind = event.event_type();
+            if let Some((_, count)) = tally[..distinct].iter_mut().find(|(seen, _)| *seen == kind) {
+                *count += 1;
+            } else if let Some(slot) = tally.get_mut(distinct) {
+                *slot = (kind, 1);
+                distinct += 1;
+            } else {
+                self.record(kind, 1);
+            }
+        }
+        for &(kind, count) in &tally[..distinct] {
+            self.record(kind, count);
+        }
+    }
+
+    fn record(&self, event_type: &str, n: u64) {
         {
             let counts = self.counts.read().unwrap_or_else(|poisoned| poisoned.into_inner());
             if let Some(count) = counts.get(event_type) {
-                count.fetch_add(1, Ordering::Relaxed);
+                count.fetch_add(n, Ordering::Relaxed);
                 return;
             }
             if counts.len() >= Self::MAX {
@@ -57,9 +80,9 @@ impl SeenTypes {
         }
         let mut counts = self.counts.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(count) = counts.get(event_type) {
-            count.fetch_add(1, Ordering::Relaxed);
+            count.fetch_add(n, Ordering::Relaxed);
         } else if counts.len() < Self::MAX {
-            counts.insert(event_type.into(), AtomicU64::new(1));
+            counts.insert(event_type.into(), AtomicU64::new(n));
         }
     }
 
@@ -168,33 +191,76 @@ impl Router {
     /// Returns `Err` naming the sinks whose queue did not take the event (full under
     /// `drop_newest`, or closing), so writers asking for acknowledgements learn of it.
     pub async fn route(&self, event: Arc<Event>) -> Result<(), String> {
-        self.seen.record(event.event_type());
-        let mut matched = false;
-        let mut refused: Vec<&str> = Vec::new();
-        for route in &self.routes {
-            if !route.filter.accepts(&event) {
+        let mut refused = Vec::new();
+        self.route_batch(std::slice::from_ref(&event), &mut RouteScratch::default(), &mut refused).await;
+        match refused.pop() {
+            None => Ok(()),
+            Some((_, reason)) => Err(reason),
+        }
+    }
+
+    /// Offers the events of one read, in order, to every matching sink, in config order: each
+    /// sink's queue takes its share in one [`push_batch`](SinkQueue::push_batch) (one lock and
+    /// one wake-up of its worker instead of one per event), with the `when_full` policy applied
+    /// to each event as [`route`](Self::route) would. With `block` a full queue makes this wait.
+    ///
+    /// Appends to `refused`, in batch order, the index of each event some sink's queue did not
+    /// take, with the same reason [`route`](Self::route) gives. `scratch` is reused between
+    /// calls, so a batch allocates nothing.
+    pub async fn route_batch(
+        &self,
+        events: &[Arc<Event>],
+        scratch: &mut RouteScratch,
+        refused: &mut Vec<(usize, String)>,
+    ) {
+        let RouteScratch { selected, indexes, outcomes, matched, refusals } = scratch;
+        self.seen.record_batch(events);
+        matched.clear();
+        matched.resize(events.len(), false);
+        refusals.clear();
+        for (route_index, route) in self.routes.iter().enumerate() {
+            indexes.clear();
+            indexes.extend(events.iter().enumerate().filter(|(_, event)| route.filter.accepts(event)).map(|(i, _)| i));
+            if indexes.is_empty() {
                 continue;
             }
-            matched = true;
-            SinkStats::add(&route.stats.received, 1);
-            let (counter, reason, lost) = match route.queue.push(event.clone()).await {
-                Push::Queued => continue,
-                Push::QueuedDroppingOldest(n) => (&route.stats.dropped_oldest, "queue full, dropped oldest", n),
-                Push::DroppedNewest => {
-                    refused.push(&route.name);
-                    (&route.stats.dropped_newest, "queue full, dropped newest", 1)
-                }
-                Push::Closed => {
-                    refused.push(&route.name);
-                    (&route.stats.dropped_shutdown, "shutting down, dropped", 1)
-                }
+            // Usually every event matches: the batch goes as it is.
+            let batch = if indexes.len() == events.len() {
+                events
+            } else {
+                selected.clear();
+                selected.extend(indexes.iter().filter_map(|&i| events.get(i).cloned()));
+                selected.as_slice()
             };
-            SinkStats::add(counter, lost as u64);
-            if let Some(suppressed) = route.drop_log.allow() {
-                warn!(sink = %route.name, dropped = lost, suppressed_messages = suppressed, total = SinkStats::get(counter), "{reason}");
+            for &i in indexes.iter() {
+                if let Some(matched) = matched.get_mut(i) {
+                    *matched = true;
+                }
             }
+            SinkStats::add(&route.stats.received, batch.len() as u64);
+            outcomes.clear();
+            route.queue.push_batch(batch, outcomes).await;
+            for (outcome, &event_index) in outcomes.iter().zip(indexes.iter()) {
+                let (counter, reason, lost) = match *outcome {
+                    Push::Queued => continue,
+                    Push::QueuedDroppingOldest(n) => (&route.stats.dropped_oldest, "queue full, dropped oldest", n),
+                    Push::DroppedNewest => {
+                        refusals.push((event_index, route_index));
+                        (&route.stats.dropped_newest, "queue full, dropped newest", 1)
+                    }
+                    Push::Closed => {
+                        refusals.push((event_index, route_index));
+                        (&route.stats.dropped_shutdown, "shutting down, dropped", 1)
+                    }
+                };
+                SinkStats::add(counter, lost as u64);
+                if let Some(suppressed) = route.drop_log.allow() {
+                    warn!(sink = %route.name, dropped = lost, suppressed_messages = suppressed, total = SinkStats::get(counter), "{reason}");
+                }
+            }
+            selected.clear();
         }
-        if !matched {
+        for (event, _) in events.iter().zip(matched.iter()).filter(|(_, matched)| !**matched) {
             SinkStats::add(&self.unrouted, 1);
             if let Some(suppressed) = self.unrouted_log.allow() {
                 warn!(
@@ -205,12 +271,36 @@ impl Router {
                 );
             }
         }
-        if refused.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("not queued for sink(s) {}: queue full or shutting down", refused.join(", ")))
+        if refusals.is_empty() {
+            return;
+        }
+        // Per event, the sinks in config order (a stable sort keeps route order).
+        refusals.sort_by_key(|&(event_index, _)| event_index);
+        for group in refusals.chunk_by(|a, b| a.0 == b.0) {
+            let names: Vec<&str> = group
+                .iter()
+                .filter_map(|&(_, route_index)| self.routes.get(route_index).map(|route| route.name.as_str()))
+                .collect();
+            refused.push((
+                group[0].0,
+                format!("not queued for sink(s) {}: queue full or shutting down", names.join(", ")),
+            ));
         }
     }
+}
+
+/// Buffers [`Router::route_batch`] reuses from one batch to the next.
+#[derive(Debug, Default)]
+pub struct RouteScratch {
+    /// The events of a batch that one sink's filter takes, when that is not all of them.
+    selected: Vec<Arc<Event>>,
+    /// Their indexes in the batch.
+    indexes: Vec<usize>,
+    outcomes: Vec<Push>,
+    /// Whether any sink took each event.
+    matched: Vec<bool>,
+    /// (event index, route index) of every refusal.
+    refusals: Vec<(usize, usize)>,
 }
 
 #[cfg(test)]

@@ -132,6 +132,18 @@ impl FromStr for Severity {
     }
 }
 
+impl Severity {
+    /// The text [`Display`](fmt::Display) writes, without the formatting machinery (encoders
+    /// write it for every event): the name, or the score formatted in `digits`.
+    pub fn text<'a>(&self, digits: &'a mut itoa::Buffer) -> &'a str {
+        if self.named {
+            self.level().name()
+        } else {
+            digits.format(self.score)
+        }
+    }
+}
+
 impl fmt::Display for Severity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.named {

@@ -388,7 +388,7 @@ fn build_sd_fields(
         if taken {
             return Err(cx.error(key, format!("parameter name {param:?} is already used in the structured data")));
         }
-        built.push(SdField { name: param.into(), path: path.into() });
+        built.push(SdField { name: param.into(), path: crate::event::FieldPath::new(&path) });
     }
     Ok(built)
 }

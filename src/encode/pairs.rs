@@ -5,14 +5,14 @@
 
 use super::typed::{write_value, TimeForm, ValueType, WrongType};
 use super::Encoded;
-use crate::event::Event;
+use crate::event::{Event, FieldPath};
 
 /// One key and where its value comes from.
 #[derive(Debug, Clone)]
 pub struct Mapping {
     pub key: Box<str>,
     /// Dotted path of the event field; `timestamp` and `severity` are the event's own, parsed.
-    pub path: Box<str>,
+    pub path: FieldPath,
     pub value_type: ValueType,
     /// Rendered once, written right after the value when there is one: CEF's ` csNLabel=...`,
     /// LEEF's `devTimeFormat` beside `devTime`. Part of the pair, so a size limit never drops

@@ -16,7 +16,7 @@
 
 use std::sync::Arc;
 
-use crate::event::{Event, FieldValue};
+use crate::event::{Event, FieldPath, FieldValue};
 
 use super::syslog::{message_text, push_header_field, write_pri};
 use super::text::char_boundary;
@@ -43,7 +43,7 @@ pub struct SdField {
     /// PARAM-NAME, validated as an SD-NAME.
     pub name: Box<str>,
     /// Dotted path of the event field.
-    pub path: Box<str>,
+    pub path: FieldPath,
 }
 
 /// The RFC 5424 HEADER (`<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID`), shared by every
@@ -226,16 +226,15 @@ impl Rfc5424 {
         out.push(b'[');
         out.extend_from_slice(self.sd_id.as_bytes());
         write_param(out, "id", event.id().as_bytes());
-        let mut severity = [0u8; 8];
-        let severity = format_into(&mut severity, event.severity());
-        write_param(out, "severity", severity);
+        let mut digits = itoa::Buffer::new();
+        write_param(out, "severity", event.severity().text(&mut digits).as_bytes());
         if form == SdForm::Full {
             // A HOSTNAME that had to be mapped loses what an analyst searches for: keep it.
             if let Some(host) = event.host().filter(|host| self.original_host && hostname_maps(host)) {
                 write_param(out, ORIGINAL_HOST_PARAM, host.as_bytes());
             }
             for field in self.sd_fields.iter() {
-                match event.field(&field.path) {
+                match event.field_at(&field.path) {
                     None | Some(FieldValue::Null) => {}
                     Some(value) => write_param(out, &field.name, value.into_text().as_bytes()),
                 }
@@ -265,14 +264,6 @@ fn write_param(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     }
     out.extend_from_slice(rest);
     out.push(b'"');
-}
-
-fn format_into(buf: &mut [u8; 8], value: impl std::fmt::Display) -> &[u8] {
-    use std::io::Write as _;
-    let mut cursor = std::io::Cursor::new(&mut buf[..]);
-    let _ = write!(cursor, "{value}");
-    let len = cursor.position() as usize;
-    &buf[..len]
 }
 
 /// Whether `name` is a valid SD-NAME (section 6.3.2): 1-32 PRINTUSASCII except `=`, SP, `]`

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv6Addr};
 
-use crate::event::{Event, FieldValue};
+use crate::event::{Event, FieldPath, FieldValue};
 use crate::timestamp::Timestamp;
 
 /// What kind of value a key takes; values that do not fit are left out of the record.
@@ -55,13 +55,13 @@ pub enum TimeForm {
 /// type. `ipv6` says whether [`ValueType::Address`] takes IPv6 addresses.
 pub fn write_value(
     event: &Event,
-    path: &str,
+    path: &FieldPath,
     value_type: ValueType,
     ipv6: bool,
     time: TimeForm,
     text: &mut String,
 ) -> Result<Option<bool>, WrongType> {
-    match (value_type, path) {
+    match (value_type, &**path) {
         (ValueType::Time, "timestamp") => {
             write_time(*event.timestamp(), time, text);
             return Ok(Some(false));
@@ -72,7 +72,7 @@ pub fn write_value(
         }
         _ => {}
     }
-    let value = match event.field(path) {
+    let value = match event.field_at(path) {
         None | Some(FieldValue::Null) => return Ok(None),
         Some(value) => value,
     };

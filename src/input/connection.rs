@@ -26,7 +26,7 @@ use tracing::{debug, info};
 
 use super::stats::InputStats;
 use crate::event::{DecodeError, Event};
-use crate::router::SharedRouter;
+use crate::router::{RouteScratch, SharedRouter};
 use crate::timestamp::Timestamp;
 
 /// How long a reply may wait for the client to read; after that, replies to this client stop.
@@ -104,8 +104,13 @@ pub async fn serve(
     let (reader, writer) = stream.into_split();
     // The buffer holds a whole maximal line, so most lines are decoded straight from it.
     let mut reader = BufReader::with_capacity((limits.max_event_bytes + 1).clamp(8 * 1024, 1024 * 1024), reader);
-    let mut replies = Replies { writer: Some(writer) };
-    let mut tally = Tally::default();
+    let mut cx = Context {
+        router,
+        stats,
+        replies: Replies { writer: Some(writer) },
+        tally: Tally::default(),
+        batch: Batch::default(),
+    };
     // A line that spans buffer refills is gathered here.
     let mut partial: Vec<u8> = Vec::new();
     // Set while skipping the rest of an over-long line.
@@ -116,9 +121,9 @@ pub async fn serve(
     let mut drain_until: Option<tokio::time::Instant> = None;
     loop {
         // About to wait for more from the client: acknowledge what was taken in.
-        if tally.acks && tally.line > tally.acked_through && reader.buffer().is_empty() {
-            tally.acked_through = tally.line;
-            replies.send(json!({"type": "ack", "through": tally.line})).await;
+        if cx.tally.acks && cx.tally.line > cx.tally.acked_through && reader.buffer().is_empty() {
+            cx.tally.acked_through = cx.tally.line;
+            cx.replies.send(json!({"type": "ack", "through": cx.tally.line})).await;
         }
         let filled = match drain_until {
             None => tokio::select! {
@@ -147,55 +152,64 @@ pub async fn serve(
             // End of input: a last line without a newline still counts.
             if !partial.is_empty() && !discarding {
                 let line = std::mem::take(&mut partial);
-                handle_line(&line, &router, &stats, &mut replies, &mut tally).await;
+                take(decode(&line, Timestamp::now()), &mut cx).await;
             }
+            cx.flush().await;
             break;
         }
-        match memchr::memchr(b'\n', buffer) {
-            Some(end) if discarding => {
-                reader.consume(end + 1);
-                discarding = false;
-            }
-            Some(end) if partial.is_empty() => {
-                if end > limits.max_event_bytes {
-                    reader.consume(end + 1);
-                    reject_too_long(&stats, &mut replies, &mut tally, limits.max_event_bytes).await;
-                    continue;
+        // Every complete line of what was read: its events are routed together, per sink in
+        // one queue operation (see `Batch`). They arrived together: one clock reading is their
+        // time of receipt.
+        let received = Timestamp::now();
+        let mut consumed = 0;
+        while let Some(rest) = buffer.get(consumed..).filter(|rest| !rest.is_empty()) {
+            match memchr::memchr(b'\n', rest) {
+                Some(end) if discarding => {
+                    consumed += end + 1;
+                    discarding = false;
                 }
-                let decoded = decode(&buffer[..end]);
-                reader.consume(end + 1);
-                dispatch(decoded, &router, &stats, &mut replies, &mut tally).await;
-            }
-            Some(end) => {
-                let fits = partial.len() + end <= limits.max_event_bytes;
-                if fits {
-                    partial.extend_from_slice(&buffer[..end]);
+                Some(end) if partial.is_empty() => {
+                    consumed += end + 1;
+                    if end > limits.max_event_bytes {
+                        cx.reject_too_long(limits.max_event_bytes).await;
+                        continue;
+                    }
+                    take(decode(&rest[..end], received), &mut cx).await;
                 }
-                reader.consume(end + 1);
-                let line = std::mem::take(&mut partial);
-                if fits {
-                    handle_line(&line, &router, &stats, &mut replies, &mut tally).await;
-                } else {
-                    reject_too_long(&stats, &mut replies, &mut tally, limits.max_event_bytes).await;
-                }
-            }
-            None => {
-                let length = buffer.len();
-                if !discarding {
-                    if partial.len() + length > limits.max_event_bytes {
-                        // Reject now and skip to the next newline: an endless line never
-                        // costs more memory than one buffer.
-                        partial.clear();
-                        discarding = true;
-                        reject_too_long(&stats, &mut replies, &mut tally, limits.max_event_bytes).await;
+                Some(end) => {
+                    let fits = partial.len() + end <= limits.max_event_bytes;
+                    if fits {
+                        partial.extend_from_slice(&rest[..end]);
+                    }
+                    consumed += end + 1;
+                    let line = std::mem::take(&mut partial);
+                    if fits {
+                        take(decode(&line, received), &mut cx).await;
                     } else {
-                        partial.extend_from_slice(buffer);
+                        cx.reject_too_long(limits.max_event_bytes).await;
                     }
                 }
-                reader.consume(length);
+                None => {
+                    if !discarding {
+                        if partial.len() + rest.len() > limits.max_event_bytes {
+                            // Reject now and skip to the next newline: an endless line never
+                            // costs more memory than one buffer.
+                            partial.clear();
+                            discarding = true;
+                            cx.reject_too_long(limits.max_event_bytes).await;
+                        } else {
+                            partial.extend_from_slice(rest);
+                        }
+                    }
+                    consumed = buffer.len();
+                }
             }
         }
+        // Routed before the buffer is consumed: if a queue blocks, nothing more is read.
+        cx.flush().await;
+        reader.consume(consumed);
     }
+    let Context { mut replies, tally, .. } = cx;
     if tally.acks && tally.line > tally.acked_through {
         replies.send(json!({"type": "ack", "through": tally.line})).await;
     }
@@ -220,8 +234,8 @@ async fn fill(
     result.map_err(|error| format!("read failed: {error}"))
 }
 
-/// Decodes a line without its terminator.
-fn decode(line: &[u8]) -> Line {
+/// Decodes a line without its terminator, received at `received`.
+fn decode(line: &[u8], received: Timestamp) -> Line {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     if line.iter().all(u8::is_ascii_whitespace) {
         return Line::Blank;
@@ -234,56 +248,98 @@ fn decode(line: &[u8]) -> Line {
             return Line::Hello;
         }
     }
-    Line::Event(Event::decode(line, Timestamp::now()))
+    Line::Event(Event::decode(line, received))
 }
 
-async fn handle_line(line: &[u8], router: &SharedRouter, stats: &InputStats, replies: &mut Replies, tally: &mut Tally) {
-    dispatch(decode(line), router, stats, replies, tally).await;
+/// Most events routed together: a full read buffer holds a few hundred events; routing them in
+/// parts bounds the wait of the first one (and the memory held back under backpressure).
+const BATCH_EVENTS: usize = 256;
+
+/// One connection's state while its lines are taken in.
+struct Context {
+    router: SharedRouter,
+    stats: Arc<InputStats>,
+    replies: Replies,
+    tally: Tally,
+    batch: Batch,
 }
 
-async fn dispatch(decoded: Line, router: &SharedRouter, stats: &InputStats, replies: &mut Replies, tally: &mut Tally) {
+/// Accepted events not routed yet, with their line numbers; the buffers are reused.
+#[derive(Default)]
+struct Batch {
+    events: Vec<Arc<Event>>,
+    lines: Vec<u64>,
+    scratch: RouteScratch,
+    refused: Vec<(usize, String)>,
+}
+
+/// Takes in one line: an event joins the batch; a reply (hello, rejection) is sent once the
+/// events before it are routed, so replies keep the order of the lines.
+async fn take(decoded: Line, cx: &mut Context) {
     let decoded = match decoded {
-        Line::Hello if tally.line == 0 && !tally.acks => {
-            tally.acks = true;
-            replies.send(json!({"type": "hello", "acks": true})).await;
+        Line::Hello if cx.tally.line == 0 && !cx.tally.acks => {
+            cx.tally.acks = true;
+            cx.replies.send(json!({"type": "hello", "acks": true})).await;
             return;
         }
         // A hello anywhere else is an ordinary (rejected) line.
         Line::Hello => Line::Event(Err(DecodeError::MissingEventType)),
         other => other,
     };
-    tally.line += 1;
-    let Line::Event(decoded) = decoded else { return };
+    cx.tally.line += 1;
     match decoded {
-        Ok(event) => {
-            tally.accepted += 1;
-            InputStats::add(&stats.accepted);
-            // The router in force for this event; a reload swaps in a new one between events.
-            let current = router.load_full();
-            if let Err(reason) = current.route(Arc::new(event)).await {
-                if tally.acks {
-                    replies
-                        .send(
-                            json!({"type": "error", "line": tally.line, "reason_code": "not_queued", "reason": reason}),
-                        )
-                        .await;
-                }
+        Line::Blank | Line::Hello => {}
+        Line::Event(Ok(event)) => {
+            cx.tally.accepted += 1;
+            cx.batch.events.push(Arc::new(event));
+            cx.batch.lines.push(cx.tally.line);
+            if cx.batch.events.len() >= BATCH_EVENTS {
+                cx.flush().await;
             }
         }
-        Err(error) => reject(error, stats, replies, tally).await,
+        Line::Event(Err(error)) => {
+            cx.flush().await;
+            cx.reject(error).await;
+        }
     }
 }
 
-async fn reject_too_long(stats: &InputStats, replies: &mut Replies, tally: &mut Tally, limit: usize) {
-    tally.line += 1;
-    reject(DecodeError::TooLong { limit }, stats, replies, tally).await;
-}
+impl Context {
+    /// Routes the batch: each sink's queue takes its events at once. A writer that asked for
+    /// acknowledgements hears of every event a queue refused, by line, in line order.
+    async fn flush(&mut self) {
+        let Batch { events, lines, scratch, refused } = &mut self.batch;
+        if events.is_empty() {
+            return;
+        }
+        self.stats.accepted.fetch_add(events.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        // The router in force for this batch; a reload swaps in a new one between batches.
+        let current = self.router.load_full();
+        current.route_batch(events, scratch, refused).await;
+        events.clear();
+        for (index, reason) in refused.drain(..) {
+            if self.tally.acks {
+                let line = lines.get(index).copied().unwrap_or_default();
+                self.replies
+                    .send(json!({"type": "error", "line": line, "reason_code": "not_queued", "reason": reason}))
+                    .await;
+            }
+        }
+        lines.clear();
+    }
 
-async fn reject(error: DecodeError, stats: &InputStats, replies: &mut Replies, tally: &mut Tally) {
-    tally.rejected += 1;
-    stats.reject(&error);
-    debug!(line = tally.line, reason = error.code(), "rejected line: {error}");
-    replies
-        .send(json!({"type": "rejected", "line": tally.line, "reason_code": error.code(), "reason": error.to_string()}))
-        .await;
+    async fn reject_too_long(&mut self, limit: usize) {
+        self.flush().await;
+        self.tally.line += 1;
+        self.reject(DecodeError::TooLong { limit }).await;
+    }
+
+    async fn reject(&mut self, error: DecodeError) {
+        self.tally.rejected += 1;
+        self.stats.reject(&error);
+        debug!(line = self.tally.line, reason = error.code(), "rejected line: {error}");
+        self.replies
+            .send(json!({"type": "rejected", "line": self.tally.line, "reason_code": error.code(), "reason": error.to_string()}))
+            .await;
+    }
 }

@@ -114,6 +114,62 @@ impl MemoryQueue {
         }
     }
 
+    /// Adds `events` in order, each under the `when_full` policy exactly as [`push`](Self::push)
+    /// would, and appends one outcome per event to `out`. What fits goes in under one lock and
+    /// with one wake-up of the consumer; under `block` the rest waits for room, as often as
+    /// needed (a batch larger than the queue still gets through, a part at a time).
+    pub async fn push_batch(&self, events: &[Arc<Event>], out: &mut Vec<Push>) {
+        let mut next = 0;
+        while next < events.len() {
+            let room = self.not_full.notified();
+            tokio::pin!(room);
+            room.as_mut().enable();
+            let mut queued = false;
+            {
+                let mut state = self.lock();
+                while let Some(event) = events.get(next) {
+                    if state.closed {
+                        out.push(Push::Closed);
+                        next += 1;
+                        continue;
+                    }
+                    let size = event.wire_size();
+                    let mut dropped = 0;
+                    if !state.fits(size) {
+                        match state.when_full {
+                            WhenFull::Block => break,
+                            WhenFull::DropNewest => {
+                                out.push(Push::DroppedNewest);
+                                next += 1;
+                                continue;
+                            }
+                            WhenFull::DropOldest => {
+                                // An empty queue fits anything, so this ends.
+                                while !state.fits(size) {
+                                    if let Some(old) = state.events.pop_front() {
+                                        state.bytes -= old.wire_size();
+                                        dropped += 1;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    state.bytes += size;
+                    state.events.push_back(event.clone());
+                    out.push(if dropped == 0 { Push::Queued } else { Push::QueuedDroppingOldest(dropped) });
+                    queued = true;
+                    next += 1;
+                }
+            }
+            if queued {
+                self.not_empty.notify_one();
+            }
+            if next < events.len() {
+                room.await;
+            }
+        }
+    }
+
     /// Moves up to `max_events` events (and roughly `max_bytes`, at least one event) into `out`,
     /// waiting until there is at least one. Returns `false` once the queue is closed and empty.
     pub async fn pop_batch(&self, max_events: usize, max_bytes: usize, out: &mut Vec<Arc<Event>>) -> bool {
@@ -284,6 +340,56 @@ mod tests {
         assert!(queue.pop_batch(10, usize::MAX, &mut out).await);
         assert!(!queue.pop_batch(10, usize::MAX, &mut out).await);
         assert_eq!(ids(&out), ["0001"]);
+    }
+
+    #[tokio::test]
+    async fn push_batch_gives_each_event_the_outcome_a_push_would() {
+        let batch: Vec<Arc<Event>> = (1..=4).map(event).collect();
+        for (policy, outcomes, kept) in [
+            (
+                WhenFull::DropNewest,
+                vec![Push::Queued, Push::Queued, Push::DroppedNewest, Push::DroppedNewest],
+                ["0001", "0002"],
+            ),
+            (
+                WhenFull::DropOldest,
+                vec![Push::Queued, Push::Queued, Push::QueuedDroppingOldest(1), Push::QueuedDroppingOldest(1)],
+                ["0003", "0004"],
+            ),
+        ] {
+            let queue = MemoryQueue::new(limits(2), policy);
+            let mut out = Vec::new();
+            queue.push_batch(&batch, &mut out).await;
+            assert_eq!(out, outcomes, "{policy:?}");
+            let mut popped = Vec::new();
+            assert!(queue.pop_batch(10, usize::MAX, &mut popped).await);
+            assert_eq!(ids(&popped), kept, "{policy:?}");
+        }
+        let queue = MemoryQueue::new(limits(2), WhenFull::Block);
+        queue.close();
+        let mut out = Vec::new();
+        queue.push_batch(&batch, &mut out).await;
+        assert_eq!(out, [Push::Closed; 4]);
+    }
+
+    #[tokio::test]
+    async fn push_batch_larger_than_a_blocking_queue_goes_in_as_room_appears() {
+        let queue = Arc::new(MemoryQueue::new(limits(2), WhenFull::Block));
+        let producer = tokio::spawn({
+            let queue = queue.clone();
+            async move {
+                let mut out = Vec::new();
+                queue.push_batch(&(1..=5).map(event).collect::<Vec<_>>(), &mut out).await;
+                out
+            }
+        });
+        let mut popped = Vec::new();
+        while popped.len() < 5 {
+            // One at a time (`pop_batch` counts what `popped` holds already).
+            assert!(queue.pop_batch(popped.len() + 1, usize::MAX, &mut popped).await);
+        }
+        assert_eq!(producer.await.expect("joined"), [Push::Queued; 5]);
+        assert_eq!(ids(&popped), ["0001", "0002", "0003", "0004", "0005"]);
     }
 
     #[tokio::test]

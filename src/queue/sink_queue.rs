@@ -34,6 +34,17 @@ impl SinkQueue {
         }
     }
 
+    /// Adds `events` in order under the `when_full` policy, one outcome per event appended to
+    /// `out` (as many [`push`](Self::push)es would give), taking the queue's lock and waking
+    /// its worker once per part that fits instead of once per event. A disk queue returns once
+    /// all of them are written, with one write and one sync for the lot (group commit).
+    pub async fn push_batch(&self, events: &[Arc<Event>], out: &mut Vec<Push>) {
+        match self {
+            SinkQueue::Memory(queue) => queue.push_batch(events, out).await,
+            SinkQueue::Disk(queue) => queue.push_batch(events, out).await,
+        }
+    }
+
     /// Reads the next batch into `out`, waiting for one; `None` once the queue is closed and
     /// everything has been read. The token acknowledges the batch.
     pub async fn pop_batch(&self, max_events: usize, max_bytes: usize, out: &mut Vec<Arc<Event>>) -> Option<AckToken> {

@@ -49,7 +49,6 @@ pub async fn run(
 ) -> Vec<Arc<Event>> {
     let mut delivery = Delivery::new(&config, stats.clone(), queue.clone(), store);
     let mut events: Vec<Arc<Event>> = Vec::with_capacity(BATCH_EVENTS);
-    let mut encoder_scratch = Vec::new();
     let mut lost_in_flight = 0;
     loop {
         events.clear();
@@ -83,7 +82,7 @@ pub async fn run(
             Some(None) => break,
             Some(Some(token)) => token,
         };
-        let batch = encode_batch(&config, &events, &mut encoder_scratch, &stats);
+        let batch = encode_batch(&config, &events, &stats);
         // A RELP sink whose receiver is down or hung would keep a reload waiting for ever; it
         // tracks every message it took, so it can hand over mid-batch.
         let interruptible = delivery.tracks_every_message();
@@ -134,16 +133,16 @@ pub(super) struct Batch {
     pub(super) ends: Vec<usize>,
 }
 
-fn encode_batch(config: &SinkConfig, events: &[Arc<Event>], scratch: &mut Vec<u8>, stats: &SinkStats) -> Batch {
-    let mut batch = Batch { bytes: Vec::with_capacity(events.len() * 256), ends: Vec::with_capacity(events.len()) };
+fn encode_batch(config: &SinkConfig, events: &[Arc<Event>], stats: &SinkStats) -> Batch {
+    let mut batch = Batch { bytes: Vec::with_capacity(events.len() * 384), ends: Vec::with_capacity(events.len()) };
     let mut tally = EncodeTally::default();
     for event in events {
-        scratch.clear();
-        tally.add(config.encoder.encode(event, scratch));
-        match config.framing {
-            Some(framing) => framing.frame(scratch, &mut batch.bytes),
-            None => batch.bytes.extend_from_slice(scratch),
-        }
+        // Encoded straight into the batch, framed in place.
+        let encoded = match config.framing {
+            Some(framing) => framing.frame_with(&mut batch.bytes, |out| config.encoder.encode(event, out)),
+            None => config.encoder.encode(event, &mut batch.bytes),
+        };
+        tally.add(encoded);
         batch.ends.push(batch.bytes.len());
     }
     stats.count_encoded(tally);

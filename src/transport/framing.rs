@@ -23,6 +23,39 @@ impl Framing {
         }
     }
 
+    /// Appends one frame to `out` whose message `write` appends, in place: no copy of the
+    /// message. An octet count is written before it with room for three digits (messages of
+    /// 100-999 bytes); other lengths move the message once to fit their count.
+    pub fn frame_with<R>(self, out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        const GUESS: usize = 3;
+        match self {
+            Framing::OctetCounting => {
+                let prefix = out.len();
+                out.extend_from_slice(b"000 ");
+                let start = out.len();
+                let written = write(out);
+                let mut count = itoa::Buffer::new();
+                let count = count.format(out.len() - start).as_bytes();
+                match out.get_mut(prefix..prefix + GUESS) {
+                    Some(room) if count.len() == GUESS => room.copy_from_slice(count),
+                    _ => drop(out.splice(prefix..prefix + GUESS, count.iter().copied())),
+                }
+                written
+            }
+            Framing::Lf => {
+                let start = out.len();
+                let written = write(out);
+                for byte in out.iter_mut().skip(start) {
+                    if *byte == b'\n' {
+                        *byte = b' ';
+                    }
+                }
+                out.push(b'\n');
+                written
+            }
+        }
+    }
+
     /// Appends `message` to `out` as one frame.
     pub fn frame(self, message: &[u8], out: &mut Vec<u8>) {
         match self {
@@ -55,6 +88,24 @@ mod tests {
         Framing::OctetCounting.frame(b"<13>1 - - - - - -", &mut out);
         Framing::OctetCounting.frame("é\n".as_bytes(), &mut out);
         assert_eq!(out, "17 <13>1 - - - - - -3 é\n".as_bytes());
+    }
+
+    #[test]
+    fn framing_in_place_matches_framing_a_copy() {
+        for framing in [Framing::OctetCounting, Framing::Lf] {
+            for len in [0, 1, 9, 10, 99, 100, 101, 999, 1000, 12345] {
+                let message: Vec<u8> =
+                    (0..len).map(|i| if i % 7 == 3 { b'\n' } else { b'a' + (i % 26) as u8 }).collect();
+                let (mut copied, mut in_place) = (b"head".to_vec(), b"head".to_vec());
+                framing.frame(&message, &mut copied);
+                let written = framing.frame_with(&mut in_place, |out| {
+                    out.extend_from_slice(&message);
+                    len
+                });
+                assert_eq!(written, len);
+                assert_eq!(in_place, copied, "{framing:?}, {len} bytes");
+            }
+        }
     }
 
     #[test]

@@ -351,6 +351,19 @@ impl DiskQueue {
         self.enqueue(event).await.wait().await
     }
 
+    /// Adds `events` in order, each as [`push`](Self::push) would, and appends one outcome per
+    /// event to `out`; returns once all of them are written. They are all enqueued first, so
+    /// they share one write and one sync.
+    pub async fn push_batch(&self, events: &[Arc<Event>], out: &mut Vec<Push>) {
+        let mut enqueued = Vec::with_capacity(events.len());
+        for event in events {
+            enqueued.push(self.enqueue(event.clone()).await);
+        }
+        for push in enqueued {
+            out.push(push.wait().await);
+        }
+    }
+
     /// Adds an event like [`push`](Self::push) but returns once it is accepted, before it is
     /// written: a producer with many events enqueues them all, then waits for each; they share
     /// one write and one sync. Writes complete in enqueue order, so once the last one's wait
