@@ -346,3 +346,87 @@ fn record_key(event: &Event, path: &str) -> Option<Vec<u8>> {
         value => Some(value.into_text().into_owned().into_bytes()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::queue::{MemoryQueue, SinkQueue};
+    use crate::sink::backoff::Backoff;
+    use crate::timestamp::Timestamp;
+
+    /// A delivery for a sink with `batch_bytes = 1024` and `key = "host"`, holding `hosts.len()`
+    /// pending events (host `None`: no key) of about 200 bytes each; nothing is connected.
+    fn delivery(hosts: &[Option<&str>]) -> KafkaDelivery {
+        let text = "[sinks.k]\nurl = \"kafka://127.0.0.1:9/t\"\nkey = \"host\"\nbatch_bytes = 1024\n";
+        let config = Config::parse(text, "test.toml").expect("valid");
+        let sink = config.sinks[0].clone();
+        let queue = Arc::new(SinkQueue::Memory(MemoryQueue::new(sink.limits, sink.when_full)));
+        let backoff = Backoff::new(sink.backoff_initial, sink.backoff_max);
+        let shared = Shared { config: sink, stats: Arc::default(), backoff, queue };
+        let mut delivery = KafkaDelivery::new(shared);
+        for (i, host) in hosts.iter().enumerate() {
+            let host = host.map(|h| format!(",\"host\":\"{h}\"")).unwrap_or_default();
+            let line = format!("{{\"event\":\"x\",\"id\":\"e{i}\"{host},\"title\":\"{}\"}}", "t".repeat(150));
+            let event = Arc::new(Event::decode(line.as_bytes(), Timestamp::now()).expect("valid event"));
+            let key = record_key(&event, "host");
+            let value = Bytes::from(line.into_bytes());
+            delivery.pending.push(Pending { value, key, event, partition: None, attempted: false, done: false });
+        }
+        delivery
+    }
+
+    #[test]
+    fn plan_keeps_keys_on_their_partition_in_order_within_batch_bytes() {
+        let hosts: Vec<Option<&str>> =
+            (0..40).map(|i| [Some("web-1"), Some("db-7"), None, Some("mail-3")][i % 4]).collect();
+        let mut delivery = delivery(&hosts);
+        delivery.pending[5].done = true;
+        let (work, plan) = delivery.plan(&[0, 1, 2]);
+        let mut planned = BTreeSet::new();
+        for (partition, requests) in &plan {
+            let indices: Vec<usize> = requests.iter().flatten().copied().collect();
+            assert!(indices.windows(2).all(|w| w[0] < w[1]), "queue order within partition {partition}");
+            for request in requests {
+                let size = |p: &Pending| p.value.len() + p.key.as_ref().map_or(0, Vec::len);
+                let bytes: usize = request.iter().map(|&i| size(&delivery.pending[i])).sum();
+                assert!(request.len() == 1 || bytes <= 1024, "a request of {bytes} bytes, batch_bytes 1024");
+            }
+            for &i in &indices {
+                assert!(planned.insert(i), "event {i} planned twice");
+                let pending = &delivery.pending[i];
+                assert_eq!(pending.partition, Some(*partition));
+                if let Some(key) = &pending.key {
+                    let expected = [0, 1, 2][(super::super::partition::murmur2(key) & 0x7fff_ffff) as usize % 3];
+                    assert_eq!(*partition, expected, "Kafka's partition for key {key:?}");
+                }
+            }
+        }
+        let expected: BTreeSet<usize> = (0..40).filter(|&i| i != 5).collect();
+        assert_eq!(planned, expected, "every pending event once, the acknowledged one not again");
+        let keyless: BTreeSet<Option<i32>> =
+            delivery.pending.iter().filter(|p| p.key.is_none()).map(|p| p.partition).collect();
+        assert_eq!(keyless.len(), 1, "keyless records stick to one partition per flush");
+        let records: usize = work.iter().flat_map(|w| &w.requests).map(Vec::len).sum();
+        assert_eq!(records, 39);
+        let record = &work[0].requests[0][0];
+        assert!(record.headers.contains_key("event_type") && record.headers.contains_key("event_id"));
+    }
+
+    #[test]
+    fn a_partition_limit_and_a_vanished_partition_are_respected() {
+        let mut delivery = delivery(&[Some("a"), Some("a"), Some("a"), Some("a"), Some("a")]);
+        let (_, plan) = delivery.plan(&[0, 1, 2]);
+        let (&partition, _) = plan.iter().next().expect("planned");
+        delivery.request_limit.insert(partition, 2);
+        let (_, plan) = delivery.plan(&[0, 1, 2]);
+        assert!(plan[&partition].iter().all(|r| r.len() <= 2), "{plan:?}");
+        assert_eq!(plan[&partition].iter().map(Vec::len).sum::<usize>(), 5);
+        // The partition went away (a new topic of one partition): the records move, together.
+        let (_, plan) = delivery.plan(&[7]);
+        assert_eq!(plan.keys().copied().collect::<Vec<_>>(), vec![7]);
+        assert!(delivery.pending.iter().all(|p| p.partition == Some(7)));
+    }
+}
