@@ -22,8 +22,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use siem_relay::config::Config;
-use siem_relay::daemon::{self, ConfigSource};
 
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "support/events.rs"]
 mod events;
 
@@ -123,17 +124,11 @@ fn main() {
         .collect();
     let text = format!("[input]\nsocket = {socket:?}\n[control]\nsocket = {control:?}\n{sinks}");
     let config = Config::parse(&text, "bench").expect("valid config");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let daemon = runtime.spawn(async move {
-        daemon::run(config, ConfigSource::Embedded, Vec::new(), async { drop(stopped.await) }, |_| {}).await
-    });
-    while !(socket.exists() && control.exists()) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let daemon = daemon::InProcess::start(config, &[&socket, &control]);
     let delivered = |run: usize| -> u64 {
         let path = format!("/v1/sinks/run{run}");
-        let (_, body) = runtime.block_on(siem_relay::control::client::request(&control, "GET", &path)).expect("status");
+        let (_, body) =
+            daemon.runtime.block_on(siem_relay::control::client::request(&control, "GET", &path)).expect("status");
         let status: serde_json::Value = serde_json::from_str(&body).expect("JSON");
         status["counters"]["delivered"].as_u64().unwrap_or(0)
     };
@@ -174,8 +169,7 @@ fn main() {
         median(daemon_cpu),
         median(broker_cpu)
     );
-    let _ = stop.send(());
-    let _ = runtime.block_on(daemon);
+    daemon.stop();
     let _ = broker.kill();
     let _ = broker.wait();
 }

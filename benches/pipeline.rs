@@ -17,11 +17,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use siem_relay::config::Config;
-use siem_relay::daemon::{self, ConfigSource};
 
 #[path = "support/counting_alloc.rs"]
 mod counting_alloc;
 use counting_alloc::allocations;
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "support/events.rs"]
 mod events;
 
@@ -96,14 +97,7 @@ fn main() {
         dir.path().join("control.sock")
     );
     let config = Config::parse(&text, "bench").expect("valid config");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let daemon = runtime.spawn(async move {
-        daemon::run(config, ConfigSource::Embedded, Vec::new(), async { drop(stopped.await) }, |_| {}).await
-    });
-    while !socket.exists() {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let daemon = daemon::InProcess::start(config, &[&socket]);
     let mut client = UnixStream::connect(&socket).expect("connect");
 
     let (events_per_run, runs) = (events_per_run(), runs());
@@ -143,6 +137,5 @@ fn main() {
     }
     println!("median {:>12.0} {:>14.2}", median(rates), median(counts));
     drop(client);
-    let _ = stop.send(());
-    let _ = runtime.block_on(daemon);
+    daemon.stop();
 }

@@ -11,8 +11,9 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use siem_relay::config::Config;
-use siem_relay::daemon::{self, ConfigSource};
 
+#[path = "support/daemon.rs"]
+mod daemon;
 #[path = "support/events.rs"]
 mod events;
 
@@ -34,14 +35,7 @@ fn main() {
         dir.path().join("data")
     );
     let config = Config::parse(&text, "bench").expect("valid config");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let daemon = runtime.spawn(async move {
-        daemon::run(config, ConfigSource::Embedded, Vec::new(), async { drop(stopped.await) }, |_| {}).await
-    });
-    while !(socket.exists() && control.exists()) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let daemon = daemon::InProcess::start(config, &[&socket, &control]);
     let mut input = Vec::new();
     for line in events::lines(count) {
         input.extend_from_slice(&line);
@@ -52,8 +46,10 @@ fn main() {
     // Stored once the store holds every event.
     let stored = |body: &str| body.contains(&format!("\"events\": {count},"));
     loop {
-        let (_, body) =
-            runtime.block_on(siem_relay::control::client::request(&control, "GET", "/v1/sinks/pull")).expect("status");
+        let (_, body) = daemon
+            .runtime
+            .block_on(siem_relay::control::client::request(&control, "GET", "/v1/sinks/pull"))
+            .expect("status");
         if stored(&body) {
             break;
         }
@@ -76,7 +72,7 @@ fn main() {
         loop {
             let path = format!("/v1/sinks/pull/events?limit=1000{after}");
             let (status, body) =
-                runtime.block_on(siem_relay::control::client::request(&control, "GET", &path)).expect("pull");
+                daemon.runtime.block_on(siem_relay::control::client::request(&control, "GET", &path)).expect("pull");
             assert_eq!(status, 200, "{body}");
             let page: serde_json::Value = serde_json::from_str(&body).expect("JSON");
             pulled += page["events"].as_array().map_or(0, Vec::len);
@@ -96,6 +92,5 @@ fn main() {
         "on disk: {on_disk} bytes of segments for {count} events = {:.0} bytes per event (envelope, 8-byte time, 16-byte record header)",
         on_disk as f64 / count as f64
     );
-    let _ = stop.send(());
-    let _ = runtime.block_on(daemon);
+    daemon.stop();
 }
