@@ -127,7 +127,7 @@ pub(super) fn build_kafka(
         }
     };
     Ok(Some(Arc::new(KafkaSettings {
-        key: key.map(Into::into),
+        key: key.as_deref().map(crate::event::FieldPath::new),
         compression,
         linger: Duration::from_millis(linger_ms),
         batch_bytes,

@@ -47,7 +47,7 @@ struct Pending {
 
 pub(in crate::sink) struct KafkaDelivery {
     shared: Shared,
-    settings: KafkaSettings,
+    settings: Arc<KafkaSettings>,
     target: KafkaTarget,
     cluster: Option<Cluster>,
     partitioner: Partitioner,
@@ -65,7 +65,7 @@ pub(in crate::sink) struct KafkaDelivery {
 impl KafkaDelivery {
     pub(in crate::sink) fn new(shared: Shared) -> Self {
         let (settings, target) = match (&shared.config.kafka, &shared.config.endpoint) {
-            (Some(settings), Endpoint::Kafka(target)) => ((**settings).clone(), target.clone()),
+            (Some(settings), Endpoint::Kafka(target)) => (settings.clone(), target.clone()),
             _ => unreachable!("a kafka sink's config always has its settings"),
         };
         KafkaDelivery {
@@ -88,7 +88,7 @@ impl KafkaDelivery {
         let bytes = Bytes::from(batch.bytes);
         let mut start = 0;
         for (&end, event) in batch.ends.iter().zip(events) {
-            let key = self.settings.key.as_deref().and_then(|path| record_key(event, path));
+            let key = self.settings.key.as_ref().and_then(|path| record_key(event, path));
             self.pending_bytes += end - start + key.as_ref().map_or(0, Vec::len);
             self.pending.push(Pending {
                 value: bytes.slice(start..end),
@@ -149,12 +149,11 @@ impl KafkaDelivery {
         while self.pending.iter().any(|p| !p.done) {
             let Some(cluster) = self.connected().await else { continue };
             let partitions = cluster.partitions().to_vec();
-            let work = self.plan(&partitions);
+            let (work, plan) = self.plan(&partitions);
             let unacknowledged = self.unacknowledged();
             self.set_in_flight(unacknowledged);
             let resent = self.pending.iter().filter(|p| !p.done && p.attempted).count();
             SinkStats::add(&self.shared.stats.resent, resent as u64);
-            let (work, plan) = work;
             let Some(cluster) = self.cluster.as_mut() else { continue };
             let outcomes =
                 cluster.produce(work, self.settings.compression, self.settings.timeout, &self.shared.stats).await;
@@ -340,8 +339,8 @@ impl KafkaDelivery {
 
 /// The record key of `event`: the text of the field at `path` (a string as it is, anything
 /// else as its JSON); no key when the field is missing or null.
-fn record_key(event: &Event, path: &str) -> Option<Vec<u8>> {
-    match event.field(path)? {
+fn record_key(event: &Event, path: &crate::event::FieldPath) -> Option<Vec<u8>> {
+    match event.field_at(path)? {
         crate::event::FieldValue::Null => None,
         value => Some(value.into_text().into_owned().into_bytes()),
     }
@@ -371,7 +370,7 @@ mod tests {
             let host = host.map(|h| format!(",\"host\":\"{h}\"")).unwrap_or_default();
             let line = format!("{{\"event\":\"x\",\"id\":\"e{i}\"{host},\"title\":\"{}\"}}", "t".repeat(150));
             let event = Arc::new(Event::decode(line.as_bytes(), Timestamp::now()).expect("valid event"));
-            let key = record_key(&event, "host");
+            let key = record_key(&event, &crate::event::FieldPath::new("host"));
             let value = Bytes::from(line.into_bytes());
             delivery.pending.push(Pending { value, key, event, partition: None, attempted: false, done: false });
         }

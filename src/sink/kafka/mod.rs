@@ -26,8 +26,8 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
 /// A Kafka sink's settings (the brokers and topic are its endpoint; TLS its `tls`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KafkaSettings {
-    /// Event field path whose value is each record's key (`key`).
-    pub key: Option<Box<str>>,
+    /// Event field path whose value is each record's key (`key`), prepared for lookups.
+    pub key: Option<crate::event::FieldPath>,
     pub compression: Compression,
     /// How long the first event of a batch may wait for more (`linger_ms`).
     pub linger: Duration,
