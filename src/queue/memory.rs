@@ -44,7 +44,42 @@ pub enum Push {
     Closed,
 }
 
+impl Push {
+    /// Whether the event went into the queue (the consumer has something new).
+    fn is_queued(&self) -> bool {
+        matches!(self, Push::Queued | Push::QueuedDroppingOldest(_))
+    }
+}
+
 impl State {
+    /// Applies the `when_full` policy to one event, under the lock: its outcome, or `None` when
+    /// it must wait for room (`block` and no room).
+    fn offer(&mut self, event: &Arc<Event>) -> Option<Push> {
+        if self.closed {
+            return Some(Push::Closed);
+        }
+        let size = event.wire_size();
+        let mut dropped = 0;
+        if !self.fits(size) {
+            match self.when_full {
+                WhenFull::Block => return None,
+                WhenFull::DropNewest => return Some(Push::DroppedNewest),
+                WhenFull::DropOldest => {
+                    // An empty queue fits anything, so this ends.
+                    while !self.fits(size) {
+                        if let Some(old) = self.events.pop_front() {
+                            self.bytes -= old.wire_size();
+                            dropped += 1;
+                        }
+                    }
+                }
+            }
+        }
+        self.bytes += size;
+        self.events.push_back(event.clone());
+        Some(if dropped == 0 { Push::Queued } else { Push::QueuedDroppingOldest(dropped) })
+    }
+
     /// An event fits if the queue has room for it; an event larger than `max_bytes` still fits
     /// into an empty queue, so an oversized event can never wedge a blocking queue forever.
     fn fits(&self, size: usize) -> bool {
@@ -77,38 +112,16 @@ impl MemoryQueue {
 
     /// Adds an event, applying the `when_full` policy; with `block` this waits for room.
     pub async fn push(&self, event: Arc<Event>) -> Push {
-        let size = event.wire_size();
         loop {
             let room = self.not_full.notified();
             tokio::pin!(room);
             room.as_mut().enable();
-            {
-                let mut state = self.lock();
-                if state.closed {
-                    return Push::Closed;
-                }
-                let mut dropped = 0;
-                if !state.fits(size) {
-                    match state.when_full {
-                        WhenFull::Block => {}
-                        WhenFull::DropNewest => return Push::DroppedNewest,
-                        WhenFull::DropOldest => {
-                            while !state.fits(size) {
-                                if let Some(old) = state.events.pop_front() {
-                                    state.bytes -= old.wire_size();
-                                    dropped += 1;
-                                }
-                            }
-                        }
-                    }
-                }
-                if state.fits(size) {
-                    state.bytes += size;
-                    state.events.push_back(event);
-                    drop(state);
+            let offered = self.lock().offer(&event);
+            if let Some(outcome) = offered {
+                if outcome.is_queued() {
                     self.not_empty.notify_one();
-                    return if dropped == 0 { Push::Queued } else { Push::QueuedDroppingOldest(dropped) };
                 }
+                return outcome;
             }
             room.await;
         }
@@ -128,36 +141,9 @@ impl MemoryQueue {
             {
                 let mut state = self.lock();
                 while let Some(event) = events.get(next) {
-                    if state.closed {
-                        out.push(Push::Closed);
-                        next += 1;
-                        continue;
-                    }
-                    let size = event.wire_size();
-                    let mut dropped = 0;
-                    if !state.fits(size) {
-                        match state.when_full {
-                            WhenFull::Block => break,
-                            WhenFull::DropNewest => {
-                                out.push(Push::DroppedNewest);
-                                next += 1;
-                                continue;
-                            }
-                            WhenFull::DropOldest => {
-                                // An empty queue fits anything, so this ends.
-                                while !state.fits(size) {
-                                    if let Some(old) = state.events.pop_front() {
-                                        state.bytes -= old.wire_size();
-                                        dropped += 1;
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    state.bytes += size;
-                    state.events.push_back(event.clone());
-                    out.push(if dropped == 0 { Push::Queued } else { Push::QueuedDroppingOldest(dropped) });
-                    queued = true;
+                    let Some(outcome) = state.offer(event) else { break };
+                    queued |= outcome.is_queued();
+                    out.push(outcome);
                     next += 1;
                 }
             }
